@@ -1,0 +1,38 @@
+"""Async engine and session factory (SQLite by default, PostgreSQL in production)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+
+def make_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
+    if database_url.startswith("sqlite"):
+        engine = create_async_engine(database_url, connect_args={"timeout": 30}, **kwargs)
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            # Take transaction control away from pysqlite so that SAVEPOINTs work
+            # (SQLAlchemy's documented workaround), and turn on FKs, off by default.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _sqlite_begin(connection: Any) -> None:
+            # IMMEDIATE takes the write lock up front: concurrent updates queue on
+            # busy_timeout instead of failing later with SQLITE_BUSY on upgrade.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_async_engine(database_url, pool_pre_ping=True, **kwargs)
+
+
+def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    # expire_on_commit=False: handlers still read objects after the middleware commits.
+    return async_sessionmaker(engine, expire_on_commit=False)

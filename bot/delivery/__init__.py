@@ -1,0 +1,1 @@
+"""Delivery: the outbox sender that renders notices and sends them within Telegram's limits."""

@@ -1,0 +1,103 @@
+"""Translations and local formatting.
+
+Messages are gettext catalogues in `locales/<locale>/LC_MESSAGES/messages.po`
+with English msgids; zh_CN is the default language. `.mo` files are build
+artefacts: the Dockerfile compiles them, and `ensure_compiled` refreshes stale
+ones at start-up so a fresh clone runs without an extra step.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiogram.utils.i18n import I18n
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
+from bot.config import SUPPORTED_LOCALES
+from bot.services.errors import N_
+from models import RequestStatus
+
+log = logging.getLogger(__name__)
+
+LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
+DOMAIN = "messages"
+
+STATUS_LABELS: dict[RequestStatus, str] = {
+    RequestStatus.NEW: N_("received"),
+    RequestStatus.OFFERED: N_("waiting for a social worker"),
+    RequestStatus.ACCEPTED: N_("accepted by a social worker"),
+    RequestStatus.IN_PROGRESS: N_("in progress"),
+    RequestStatus.RESOLVED: N_("resolved"),
+    RequestStatus.CLOSED: N_("closed"),
+    RequestStatus.CANCELLED: N_("cancelled"),
+}
+
+
+def ensure_compiled(locales_dir: Path = LOCALES_DIR) -> list[Path]:
+    """Compile every .po whose .mo is missing or older; returns what was compiled."""
+    compiled: list[Path] = []
+    for po_path in sorted(locales_dir.glob(f"*/LC_MESSAGES/{DOMAIN}.po")):
+        mo_path = po_path.with_suffix(".mo")
+        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+            continue
+        with po_path.open("rb") as po_file:
+            catalog = read_po(po_file, locale=po_path.parent.parent.name)
+        try:
+            with mo_path.open("wb") as mo_file:
+                write_mo(mo_file, catalog)
+        except OSError as exc:  # a read-only install must have been compiled at build time
+            raise RuntimeError(f"cannot compile {po_path}: {exc}") from exc
+        compiled.append(mo_path)
+    return compiled
+
+
+def make_i18n(default_locale: str, locales_dir: Path = LOCALES_DIR) -> I18n:
+    ensure_compiled(locales_dir)
+    i18n = I18n(path=locales_dir, default_locale=default_locale, domain=DOMAIN)
+    missing = set(SUPPORTED_LOCALES) - set(i18n.available_locales)
+    if missing:
+        log.warning("no compiled catalogue for %s", ", ".join(sorted(missing)))
+    return i18n
+
+
+def format_local_time(moment: datetime, locale: str, tz: str | ZoneInfo) -> str:
+    """11月29日 下午3:00 in Chinese, 29 Nov, 3:00 PM in English, in the local zone."""
+    zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
+    local = moment.astimezone(zone)
+    hour12 = local.hour % 12 or 12
+    if locale == "zh_CN":
+        if local.hour < 6:
+            period = "凌晨"
+        elif local.hour < 12:
+            period = "上午"
+        elif local.hour < 13:
+            period = "中午"
+        elif local.hour < 18:
+            period = "下午"
+        else:
+            period = "晚上"
+        return f"{local.month}月{local.day}日 {period}{hour12}:{local.minute:02d}"
+    return f"{local.day} {local.strftime('%b')}, {hour12}:{local.minute:02d} {'AM' if local.hour < 12 else 'PM'}"
+
+
+def render_param(value: Any, locale: str, tz: str | ZoneInfo) -> str:
+    """A notice parameter as shown to one reader, HTML-escaped (messages use HTML)."""
+    if isinstance(value, dict) and "$l" in value:
+        pair = value["$l"]
+        text = pair.get(locale) or pair.get("zh_CN") or ""
+    elif isinstance(value, dict) and "$t" in value:
+        text = format_local_time(datetime.fromisoformat(value["$t"]), locale, tz)
+    else:
+        text = str(value)
+    return html.escape(text, quote=False)
+
+
+def render(i18n: I18n, template: str, params: dict[str, Any], locale: str, tz: str | ZoneInfo) -> str:
+    rendered = {key: render_param(value, locale, tz) for key, value in params.items()}
+    return i18n.gettext(template, locale=locale).format(**rendered)

@@ -1,0 +1,76 @@
+"""Outer middlewares: one DB transaction per update, the person's row, their language."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import BaseMiddleware
+from aiogram.types import TelegramObject
+from aiogram.types import User as TgUser
+from aiogram.utils.i18n import I18n, I18nMiddleware
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.services import users
+from models import Role, User
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+
+
+class DbSessionMiddleware(BaseMiddleware):
+    """Open a session per update; commit once on success, roll back on any error."""
+
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession], on_outbox: Callable[[], None]) -> None:
+        self.session_factory = session_factory
+        self.on_outbox = on_outbox
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        async with self.session_factory() as session:
+            data["session"] = session
+            try:
+                result = await handler(event, data)
+            except BaseException:
+                await session.rollback()
+                raise
+            await session.commit()
+            if session.info.pop("outbox_written", False):
+                self.on_outbox()
+            return result
+
+
+class UserMiddleware(BaseMiddleware):
+    """Load (or create on first contact) the `User` row of whoever sent the update."""
+
+    def __init__(self, admin_ids: list[int]) -> None:
+        self.admin_ids = frozenset(admin_ids)
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        tg_user: TgUser | None = data.get("event_from_user")
+        if tg_user is None or tg_user.is_bot:
+            return await handler(event, data)
+        session: AsyncSession = data["session"]
+        user = await users.touch_user(
+            session,
+            users.TelegramProfile(tg_user.id, tg_user.first_name, tg_user.last_name, tg_user.username),
+        )
+        if tg_user.id in self.admin_ids and not user.has_role(Role.COORDINATOR):
+            await users.grant_role(session, user, Role.COORDINATOR)
+            log.info("granted coordinator to ADMIN_IDS member %s", tg_user.id)
+        data["user"] = user
+        return await handler(event, data)
+
+
+class UserLocaleMiddleware(I18nMiddleware):
+    """The stored language of the person, or the default until they choose one."""
+
+    def __init__(self, i18n: I18n) -> None:
+        super().__init__(i18n)
+
+    async def get_locale(self, event: TelegramObject, data: dict[str, Any]) -> str:
+        user: User | None = data.get("user")
+        if user is not None and user.locale in self.i18n.available_locales:
+            return user.locale
+        return self.i18n.default_locale

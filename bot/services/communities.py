@@ -1,0 +1,58 @@
+"""Finding one's community: a paged list and a search by name."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models import Community
+
+MAX_QUERY_LENGTH = 50
+
+
+@dataclass(frozen=True)
+class CommunityPage:
+    items: list[Community]
+    page: int
+    pages: int
+
+
+async def list_page(session: AsyncSession, page: int, per_page: int = 6) -> CommunityPage:
+    total = await session.scalar(select(func.count()).select_from(Community).where(Community.active.is_(True))) or 0
+    pages = max(1, -(-total // per_page))
+    page = min(max(page, 0), pages - 1)  # an old button may point past the end
+    stmt = (
+        select(Community)
+        .where(Community.active.is_(True))
+        .order_by(Community.district, Community.name)
+        .offset(page * per_page)
+        .limit(per_page)
+    )
+    return CommunityPage(items=list((await session.scalars(stmt)).all()), page=page, pages=pages)
+
+
+async def search(session: AsyncSession, query: str, limit: int = 8) -> list[Community]:
+    """Communities whose name (Chinese or English) or street/township contains the words."""
+    words = query.strip()[:MAX_QUERY_LENGTH]
+    # People often add or drop the 社区/村 suffix; match on the core name too.
+    core = words.removesuffix("社区").removesuffix("村") or words
+    if not core:
+        return []
+    needle = core.lower()
+    stmt = (
+        select(Community)
+        .where(
+            Community.active.is_(True),
+            or_(
+                func.lower(Community.name).contains(needle, autoescape=True),
+                func.lower(Community.name_en).contains(needle, autoescape=True),
+                func.lower(Community.district).contains(needle, autoescape=True),
+                func.lower(Community.district_en).contains(needle, autoescape=True),
+            ),
+        )
+        .order_by(Community.district, Community.name)
+        .limit(limit)
+    )
+    return list((await session.scalars(stmt)).all())

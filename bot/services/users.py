@@ -1,0 +1,89 @@
+"""People: first contact, language, home community and roles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import SUPPORTED_LOCALES
+from bot.services.errors import N_, InvalidInput, NotFound
+from models import Community, Role, SocialWorker, User, UserRole, utcnow
+
+
+@dataclass(frozen=True)
+class TelegramProfile:
+    """What the chat tells us about a person; kept free of aiogram types."""
+
+    telegram_id: int
+    first_name: str
+    last_name: str | None = None
+    username: str | None = None
+
+
+async def get_by_telegram_id(session: AsyncSession, telegram_id: int) -> User | None:
+    return await session.scalar(select(User).where(User.telegram_id == telegram_id))
+
+
+async def touch_user(session: AsyncSession, profile: TelegramProfile) -> User:
+    """The person's row, created on first contact and refreshed from their profile."""
+    user = await get_by_telegram_id(session, profile.telegram_id)
+    now = utcnow()
+    if user is None:
+        user = User(
+            telegram_id=profile.telegram_id,
+            first_name=profile.first_name[:128],
+            last_name=(profile.last_name or None) and profile.last_name[:128],
+            username=profile.username,
+            created_at=now,
+            last_seen_at=now,
+        )
+        session.add(user)
+        await session.flush()
+        # A fresh row has no roles loaded yet; make the collections usable without I/O.
+        await session.refresh(user, ["role_rows", "social_worker", "community"])
+        return user
+    user.first_name = profile.first_name[:128]
+    user.last_name = profile.last_name[:128] if profile.last_name else None
+    user.username = profile.username
+    user.last_seen_at = now
+    user.blocked_bot_at = None  # they wrote to us, so they have not blocked the bot
+    return user
+
+
+def set_locale(user: User, locale: str) -> None:
+    if locale not in SUPPORTED_LOCALES:
+        raise InvalidInput(N_("This language is not available."))
+    user.locale = locale
+
+
+async def set_home_community(session: AsyncSession, user: User, community_id: int) -> Community:
+    community = await session.get(Community, community_id)
+    if community is None or not community.active:
+        raise NotFound(N_("This community is no longer on the list. Please choose again."))
+    user.community = community
+    if user.social_worker is not None and user.has_role(Role.SOCIAL_WORKER):
+        user.social_worker.home_community = community
+        if user.social_worker.organization_id is None:
+            user.social_worker.organization_id = community.organization_id
+    return community
+
+
+async def grant_role(session: AsyncSession, user: User, role: Role, *, granted_by: User | None = None) -> bool:
+    """Give a role; returns False when the person already had it."""
+    if role is Role.RESIDENT:
+        return False
+    if user.has_role(role):
+        return False
+    user.role_rows.append(UserRole(role=role, granted_by_id=granted_by.id if granted_by else None))
+    if role is Role.SOCIAL_WORKER and user.social_worker is None:
+        profile = SocialWorker(
+            user_id=user.id,
+            home_community_id=user.community_id,
+            organization_id=user.community.organization_id if user.community else None,
+        )
+        session.add(profile)
+        user.social_worker = profile
+    await session.flush()
+    return True

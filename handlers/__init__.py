@@ -1,0 +1,32 @@
+"""aiogram routers, one module per role or flow, included in this order."""
+
+from __future__ import annotations
+
+from aiogram import Router
+
+from handlers import cases, common, errors, fallback, onboarding, resident, staff
+
+# Order matters: commands that work anywhere first, the catch-all last.
+ROUTERS: tuple[Router, ...] = (
+    common.router,
+    onboarding.router,
+    resident.router,
+    cases.router,
+    staff.router,
+    fallback.router,
+    errors.router,
+)
+
+
+def build_routers() -> list[Router]:
+    """The routers, detached from any previous Dispatcher.
+
+    Routers are module singletons and aiogram lets a router have one parent;
+    tests and the demo build more than one Dispatcher in a process.
+    """
+    for router in ROUTERS:
+        parent = router.parent_router
+        if parent is not None:
+            parent.sub_routers.remove(router)
+            router._parent_router = None  # noqa: SLF001 - no public detach in aiogram
+    return list(ROUTERS)

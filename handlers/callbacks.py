@@ -1,0 +1,53 @@
+"""Callback data factories for every inline button.
+
+Payloads carry an id and an action only. Whatever they name is looked up and
+permission-checked again on the server: callback data is never trusted.
+"""
+
+from __future__ import annotations
+
+from aiogram.filters.callback_data import CallbackData
+
+
+class LanguageCB(CallbackData, prefix="lang"):
+    code: str
+
+
+class CommunityPageCB(CallbackData, prefix="cp"):
+    page: int
+
+
+class CommunityPickCB(CallbackData, prefix="cc"):
+    id: int
+
+
+class MenuCB(CallbackData, prefix="menu"):
+    action: str  # new | my | help
+
+
+class GroupCB(CallbackData, prefix="ng"):
+    code: str
+
+
+class ServiceCB(CallbackData, prefix="ns"):
+    id: int
+
+
+class StepCB(CallbackData, prefix="st"):
+    action: str  # back | cancel | skip | confirm
+
+
+class RequestCB(CallbackData, prefix="rq"):
+    action: str  # view | cancel | cancel_yes | cancel_no | list
+    id: int = 0
+
+
+class InviteCB(CallbackData, prefix="iv"):
+    role: str
+
+
+def notice_button_data(action: str, ref: int) -> str:
+    """Callback data for a button a service attached to a notice."""
+    if action == "request.view":
+        return RequestCB(action="view", id=ref).pack()
+    raise ValueError(f"unknown notice button action {action!r}")

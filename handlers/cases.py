@@ -1,0 +1,152 @@
+"""Opening a request: the resident's /my list, a request's card and timeline, cancelling.
+
+Social workers and coordinators open the same card from the announcement they
+received. Every press looks the request up again and checks who may see it.
+"""
+
+from __future__ import annotations
+
+import html
+
+from aiogram import F, Router
+from aiogram.filters import Command
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Settings
+from bot.i18n import format_local_time
+from bot.services import requests
+from bot.services.errors import DomainError
+from handlers import keyboards
+from handlers.callbacks import MenuCB, RequestCB
+from handlers.texts import error_text, locale, status_label
+from models import CANCELLABLE, EventKind, RequestEvent, ServiceRequest, User
+
+router = Router(name=__name__)
+
+
+def _event_line(event: RequestEvent, request: ServiceRequest, tz: str) -> str:
+    when = format_local_time(event.created_at, locale(), tz)
+    if event.kind is EventKind.CREATED:
+        what = _("request filed")
+    elif event.kind is EventKind.ANNOUNCED:
+        what = (
+            _("social workers told: {names}").format(names=html.escape(event.note))
+            if event.note
+            else _("no social worker on duty; coordinators told")
+        )
+    elif event.kind is EventKind.CANCELLED:
+        what = _("cancelled by the resident")
+    elif event.kind is EventKind.STATUS_CHANGED and event.to_status is not None:
+        what = _("status: {status}").format(status=status_label(event.to_status))
+    else:
+        what = html.escape(event.note or "")
+    return f"• {when} — {what}"
+
+
+def request_card(request: ServiceRequest, viewer: User, tz: str) -> str:
+    lines = [
+        _("Request <b>{number}</b>").format(number=request.number),
+        _("Status: {status}").format(status=status_label(request.status)),
+        _("Community: {community}").format(community=html.escape(request.community.display_name(locale()))),
+        _("Service: {service}").format(service=html.escape(request.category.display_name(locale()))),
+        _("Description: {description}").format(description=html.escape(request.description)),
+    ]
+    if viewer.id != request.resident_id:
+        lines.append(_("Resident: {name}").format(name=html.escape(request.resident.display_name)))
+        if request.contact_phone:
+            lines.append(_("Phone: {phone}").format(phone=html.escape(request.contact_phone)))
+        if request.latitude is not None:
+            lines.append(_("Location: {location}").format(location=_("sent, shown below")))
+    lines.append("")
+    lines.append(_("Timeline:"))
+    lines.extend(_event_line(event, request, tz) for event in request.events)
+    return "\n".join(lines)
+
+
+async def _show_list(message: Message, session: AsyncSession, user: User, *, edit: bool) -> None:
+    mine = await requests.list_for_resident(session, user)
+    if not mine:
+        text = _("You have not asked for help yet. Tap the button below when you need it.")
+    else:
+        text = _("Your requests (newest first). Tap one to see how it is going:")
+    markup = keyboards.request_list(mine, locale(), status_label)
+    if edit:
+        await message.edit_text(text, reply_markup=markup)
+    else:
+        await message.answer(text, reply_markup=markup)
+
+
+@router.message(Command("my"))
+async def my_requests(message: Message, session: AsyncSession, user: User) -> None:
+    await _show_list(message, session, user, edit=False)
+
+
+@router.callback_query(MenuCB.filter(F.action == "my"))
+async def my_requests_menu(query: CallbackQuery, session: AsyncSession, user: User) -> None:
+    await query.answer()
+    await _show_list(query.message, session, user, edit=False)
+
+
+@router.callback_query(RequestCB.filter(F.action == "list"))
+async def back_to_list(query: CallbackQuery, session: AsyncSession, user: User) -> None:
+    await query.answer()
+    await _show_list(query.message, session, user, edit=True)
+
+
+@router.callback_query(RequestCB.filter(F.action == "view"))
+async def open_request(
+    query: CallbackQuery, callback_data: RequestCB, session: AsyncSession, user: User, settings: Settings
+) -> None:
+    try:
+        request = await requests.get_visible(session, user, callback_data.id)
+    except DomainError as error:
+        await query.answer(error_text(error), show_alert=True)
+        return
+    await query.answer()
+    is_resident = request.resident_id == user.id
+    markup = keyboards.request_actions(
+        request, can_cancel=is_resident and request.status in CANCELLABLE, show_list=is_resident
+    )
+    text = request_card(request, user, request.community.timezone or settings.timezone)
+    if is_resident:
+        await query.message.edit_text(text, reply_markup=markup)
+        return
+    # Staff keep the announcement and get the card as a new message.
+    await query.message.answer(text, reply_markup=markup if markup.inline_keyboard else None)
+    if request.latitude is not None and request.longitude is not None:
+        await query.message.answer_location(request.latitude, request.longitude)
+
+
+@router.callback_query(RequestCB.filter(F.action == "cancel"))
+async def ask_cancel(query: CallbackQuery, callback_data: RequestCB, session: AsyncSession, user: User) -> None:
+    try:
+        request = await requests.get_visible(session, user, callback_data.id)
+    except DomainError as error:
+        await query.answer(error_text(error), show_alert=True)
+        return
+    if request.resident_id != user.id or request.status not in CANCELLABLE:
+        await query.answer(_("This request cannot be cancelled."), show_alert=True)
+        return
+    await query.answer()
+    await query.message.edit_text(
+        _("Cancel request {number}? The social worker will be told you no longer need this help.").format(
+            number=request.number
+        ),
+        reply_markup=keyboards.confirm_cancel(request),
+    )
+
+
+@router.callback_query(RequestCB.filter(F.action == "cancel_yes"))
+async def cancel_confirmed(query: CallbackQuery, callback_data: RequestCB, session: AsyncSession, user: User) -> None:
+    try:
+        request = await requests.cancel_request(session, user, callback_data.id)
+    except DomainError as error:
+        await query.answer(error_text(error), show_alert=True)
+        return
+    await query.answer()
+    await query.message.edit_text(
+        _("Request {number} is cancelled. Send /new whenever you need help again.").format(number=request.number),
+        reply_markup=keyboards.request_actions(request, can_cancel=False, show_list=True),
+    )

@@ -1,0 +1,78 @@
+"""Commands that work anywhere: /help, /cancel, /language, and the main menu."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.filters import Command
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.services import users
+from bot.services.errors import DomainError
+from handlers import keyboards
+from handlers.callbacks import LanguageCB, MenuCB
+from handlers.onboarding import show_community_page
+from handlers.texts import error_text
+from models import Role, User
+
+router = Router(name=__name__)
+
+
+def help_text(user: User) -> str:
+    lines = [
+        _("Here is what I can do:"),
+        _("/new — ask for help"),
+        _("/my — your requests and how they are going"),
+        _("/language — 中文 / English"),
+        _("/cancel — stop what you are doing"),
+    ]
+    if user.has_role(Role.COORDINATOR):
+        lines.append(_("/invite — invite a social worker or coordinator"))
+    return "\n".join(lines)
+
+
+@router.message(Command("help"))
+async def show_help(message: Message, user: User) -> None:
+    await message.answer(help_text(user), reply_markup=keyboards.main_menu(user.roles))
+
+
+@router.message(Command("cancel"))
+async def cancel_anything(message: Message, state: FSMContext, user: User) -> None:
+    had_flow = await state.get_state() is not None
+    await state.clear()
+    text = _("Stopped. Nothing was sent.") if had_flow else _("There is nothing to stop.")
+    await message.answer(text, reply_markup=ReplyKeyboardRemove())
+    await message.answer(_("What would you like to do?"), reply_markup=keyboards.main_menu(user.roles))
+
+
+@router.message(Command("language"))
+async def choose_language(message: Message) -> None:
+    await message.answer(_("Please choose your language:"), reply_markup=keyboards.languages())
+
+
+@router.callback_query(LanguageCB.filter())
+async def language_chosen(
+    query: CallbackQuery, callback_data: LanguageCB, user: User, session: AsyncSession, state: FSMContext, i18n: I18n
+) -> None:
+    try:
+        users.set_locale(user, callback_data.code)  # the code is checked against the supported list
+    except DomainError as error:
+        await query.answer(error_text(error), show_alert=True)
+        return
+    await query.answer()
+    with i18n.use_locale(user.locale or i18n.default_locale):
+        await query.message.edit_text(_("Done: I will talk with you in English."))
+        if user.community is None:
+            # First contact: the next step of /start is choosing one's community.
+            await show_community_page(query.message, session, state, page=0, edit=False)
+        else:
+            await query.message.answer(_("What would you like to do?"), reply_markup=keyboards.main_menu(user.roles))
+
+
+@router.callback_query(MenuCB.filter(F.action == "help"))
+async def menu_help(query: CallbackQuery, user: User) -> None:
+    await query.answer()
+    await query.message.answer(help_text(user), reply_markup=keyboards.main_menu(user.roles))

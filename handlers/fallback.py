@@ -1,0 +1,38 @@
+"""Last router: whatever nothing else handled gets a clear way forward."""
+
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.filters import Command
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import gettext as _
+
+from handlers import keyboards
+from models import User
+
+router = Router(name=__name__)
+
+
+@router.message(Command("invite"))
+async def invite_refused(message: Message) -> None:
+    await message.answer(_("Only coordinators can invite staff."))
+
+
+@router.callback_query()
+async def stale_button(query: CallbackQuery) -> None:
+    # An old menu, a button from a flow that was cancelled, or forged data.
+    await query.answer(_("This button is no longer active. Send /new to start again."), show_alert=True)
+
+
+@router.message(lambda m: bool(m.text and m.text.startswith("/")))
+async def unknown_command(message: Message) -> None:
+    await message.answer(_("I do not know this command. Send /help to see what I can do."))
+
+
+@router.message()
+async def anything_else(message: Message, state: FSMContext, user: User) -> None:
+    if await state.get_state() is not None:
+        await message.answer(_("Please use the buttons above, or send /cancel to stop."))
+        return
+    await message.answer(_("What would you like to do?"), reply_markup=keyboards.main_menu(user.roles))

@@ -1,0 +1,106 @@
+"""People: one Telegram account each, their roles, and staff profiles and invites."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import BigInteger, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.base import Base, str_enum, utcnow
+from models.community import Community, Organization
+
+
+class Role(enum.StrEnum):
+    RESIDENT = "resident"  # everyone; never stored
+    VOLUNTEER = "volunteer"
+    SOCIAL_WORKER = "social_worker"
+    COORDINATOR = "coordinator"
+
+
+STAFF_ROLES = (Role.SOCIAL_WORKER, Role.COORDINATOR)
+
+
+class User(Base):
+    __tablename__ = "app_user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    telegram_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    first_name: Mapped[str] = mapped_column(String(128), default="")
+    last_name: Mapped[str | None] = mapped_column(String(128))
+    username: Mapped[str | None] = mapped_column(String(64))
+    real_name: Mapped[str | None] = mapped_column(String(64))
+    # None until the person picks a language; the default locale applies meanwhile.
+    locale: Mapped[str | None] = mapped_column(String(8))
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("community.id", ondelete="SET NULL"))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    phone_consent_at: Mapped[datetime | None]
+    blocked_bot_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    community: Mapped[Community | None] = relationship(lazy="joined")
+    role_rows: Mapped[list[UserRole]] = relationship(
+        back_populates="user", lazy="selectin", cascade="all, delete-orphan", foreign_keys="UserRole.user_id"
+    )
+    social_worker: Mapped[SocialWorker | None] = relationship(
+        back_populates="user", lazy="selectin", uselist=False
+    )
+
+    @property
+    def roles(self) -> frozenset[Role]:
+        return frozenset({Role.RESIDENT, *(row.role for row in self.role_rows)})
+
+    def has_role(self, role: Role) -> bool:
+        return role in self.roles
+
+    @property
+    def display_name(self) -> str:
+        if self.real_name:
+            return self.real_name
+        return " ".join(part for part in (self.first_name, self.last_name) if part) or str(self.telegram_id)
+
+
+class UserRole(Base):
+    __tablename__ = "user_role"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[Role] = mapped_column(str_enum(Role), primary_key=True)
+    granted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    granted_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
+
+    user: Mapped[User] = relationship(back_populates="role_rows", foreign_keys=[user_id])
+
+
+class SocialWorker(Base):
+    """The staff profile of a social worker (社工): where they work and how much."""
+
+    __tablename__ = "social_worker"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), primary_key=True)
+    home_community_id: Mapped[int | None] = mapped_column(ForeignKey("community.id", ondelete="SET NULL"))
+    organization_id: Mapped[int | None] = mapped_column(ForeignKey("organization.id", ondelete="SET NULL"))
+    is_supervisor: Mapped[bool] = mapped_column(default=False)
+    on_duty: Mapped[bool] = mapped_column(default=True)
+    capacity: Mapped[int] = mapped_column(default=10)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="social_worker")
+    home_community: Mapped[Community | None] = relationship(lazy="joined")
+    organization: Mapped[Organization | None] = relationship()
+
+
+class Invite(Base):
+    """A single-use, expiring staff invite, redeemed through `/start inv_<token>`."""
+
+    __tablename__ = "invite"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(48), unique=True)
+    role: Mapped[Role] = mapped_column(str_enum(Role))
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
+    used_at: Mapped[datetime | None]
