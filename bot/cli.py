@@ -85,7 +85,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = load_settings()
-        logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        # The demo prints a transcript; only warnings may interrupt it.
+        level = "WARNING" if args.command == "demo" else settings.log_level
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         if args.command == "run":
             settings.require_token()
             asyncio.run(_run(settings))

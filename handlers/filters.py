@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aiogram.filters import Filter
-from aiogram.types import TelegramObject
+from aiogram.types import Message, TelegramObject
 
 from models import Role, User
 
@@ -16,3 +16,8 @@ class HasRole(Filter):
 
     async def __call__(self, event: TelegramObject, user: User | None = None) -> bool:
         return user is not None and user.has_role(self.role)
+
+
+def not_command(message: Message) -> bool:
+    """For a step's catch-all handler: let /commands reach their own handlers."""
+    return not (message.text or "").startswith("/")

@@ -14,6 +14,7 @@ from bot.services import communities, invites, users
 from bot.services.errors import N_, DomainError
 from handlers import keyboards
 from handlers.callbacks import CommunityPageCB, CommunityPickCB, MenuCB
+from handlers.filters import not_command
 from handlers.states import Onboarding
 from handlers.texts import bilingual, error_text, locale
 from models import Role, User
@@ -123,7 +124,7 @@ async def community_picked(
     await query.message.answer(_("What would you like to do?"), reply_markup=keyboards.main_menu(user.roles))
 
 
-@router.message(Onboarding.community, F.text, ~F.text.startswith("/"))
+@router.message(Onboarding.community, F.text, not_command)
 async def community_search(message: Message, session: AsyncSession) -> None:
     found = await communities.search(session, message.text or "")
     if not found:
@@ -139,12 +140,12 @@ async def community_search(message: Message, session: AsyncSession) -> None:
     )
 
 
-@router.message(Onboarding.community)
+@router.message(Onboarding.community, not_command)
 async def community_wrong_input(message: Message) -> None:
     await message.answer(_("Please type the name of your community, or tap it in the list above."))
 
 
-@router.message(Onboarding.language)
+@router.message(Onboarding.language, not_command)
 async def language_wrong_input(message: Message, i18n: I18n) -> None:
     await message.answer(bilingual(i18n, N_("Please tap a button to choose your language.")),
                          reply_markup=keyboards.languages())

@@ -22,6 +22,7 @@ from bot.services import catalogue, requests
 from bot.services.errors import DomainError, InvalidInput
 from handlers import keyboards
 from handlers.callbacks import GroupCB, MenuCB, ServiceCB, StepCB
+from handlers.filters import not_command
 from handlers.onboarding import show_community_page
 from handlers.states import STEPS_TOTAL, Draft, NewRequest
 from handlers.texts import error_text, locale, response_time, step
@@ -136,7 +137,7 @@ async def _ask_description(message: Message, state: FSMContext) -> None:
 
 # -- steps 3 to 5: typed text, location, phone ---------------------------------
 
-@router.message(NewRequest.description, F.text, ~F.text.startswith("/"))
+@router.message(NewRequest.description, F.text, not_command)
 async def description_given(message: Message, session: AsyncSession, user: User, state: FSMContext) -> None:
     draft = await Draft.load(state)
     if draft is None:
@@ -156,7 +157,7 @@ async def description_given(message: Message, session: AsyncSession, user: User,
     await _ask_location(message, state)
 
 
-@router.message(NewRequest.description)
+@router.message(NewRequest.description, not_command)
 async def description_not_text(message: Message) -> None:
     await message.answer(_("Please type your description as a text message."))
 
@@ -175,7 +176,7 @@ async def _ask_location(message: Message, state: FSMContext) -> None:
     )
 
 
-@router.message(NewRequest.location, F.location)
+@router.message(NewRequest.location, F.location, not_command)
 async def location_shared(message: Message, state: FSMContext) -> None:
     draft = await Draft.load(state)
     if draft is None:
@@ -185,7 +186,7 @@ async def location_shared(message: Message, state: FSMContext) -> None:
     await _ask_phone(message, state)
 
 
-@router.message(NewRequest.location, F.text)
+@router.message(NewRequest.location, F.text, not_command)
 async def location_text(message: Message, state: FSMContext) -> None:
     draft = await Draft.load(state)
     if draft is None:
@@ -202,7 +203,7 @@ async def location_text(message: Message, state: FSMContext) -> None:
         await message.answer(_("Please tap “📍 Send my location” or “Skip” below."))
 
 
-@router.message(NewRequest.location)
+@router.message(NewRequest.location, not_command)
 async def location_wrong(message: Message) -> None:
     await message.answer(_("Please tap “📍 Send my location” or “Skip” below."))
 
@@ -221,7 +222,7 @@ async def _ask_phone(message: Message, state: FSMContext) -> None:
     )
 
 
-@router.message(NewRequest.phone, F.contact)
+@router.message(NewRequest.phone, F.contact, not_command)
 async def phone_shared(message: Message, session: AsyncSession, user: User, state: FSMContext) -> None:
     draft = await Draft.load(state)
     if draft is None:
@@ -235,7 +236,7 @@ async def phone_shared(message: Message, session: AsyncSession, user: User, stat
     await _show_summary(message, session, user, state, draft)
 
 
-@router.message(NewRequest.phone, F.text)
+@router.message(NewRequest.phone, F.text, not_command)
 async def phone_text(message: Message, session: AsyncSession, user: User, state: FSMContext) -> None:
     draft = await Draft.load(state)
     if draft is None:
@@ -253,7 +254,7 @@ async def phone_text(message: Message, session: AsyncSession, user: User, state:
         await message.answer(_("Please tap the button below to share your number, or “Skip”."))
 
 
-@router.message(NewRequest.phone)
+@router.message(NewRequest.phone, not_command)
 async def phone_wrong(message: Message) -> None:
     await message.answer(_("Please tap the button below to share your number, or “Skip”."))
 

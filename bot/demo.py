@@ -1,0 +1,110 @@
+"""`linli demo`: the sample story, played against the bundled Bot API emulator.
+
+A temporary SQLite database gets the sample world, the real bot polls the local
+emulator, and the emulator acts as the people of DESIGN.md. No token, no
+network. The conversation is printed as a transcript.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tempfile
+from pathlib import Path
+
+from sqlalchemy import select, update
+
+from bot.app import build_app
+from bot.config import Settings
+from bot.db import make_engine, make_session_factory
+from bot.emulator import BotAPIEmulator
+from bot.migrate import upgrade
+from bot.services.world import seed_sample
+from models import ServiceRequest, User
+
+TOKEN = "100000:LINLI-DEMO"
+
+STORY = {
+    "zh_CN": {
+        "language": "中文",
+        "description": "上周我在家摔了一跤，腿还疼。想请人帮我买菜，再陪我去医院复查。",
+    },
+    "en": {
+        "language": "English",
+        "description": "I fell at home last week and my leg still hurts. I need help with shopping and a hospital check-up.",
+    },
+}
+
+
+async def run_demo(lang: str = "zh_CN", *, out=print) -> int:  # noqa: ANN001 - a print-like callable
+    logging.basicConfig(level=logging.WARNING)
+    story = STORY[lang]
+    with tempfile.TemporaryDirectory(prefix="linli-demo-") as tmp:
+        database_url = f"sqlite+aiosqlite:///{Path(tmp) / 'demo.sqlite3'}"
+        engine = make_engine(database_url)
+        await upgrade(engine)
+        session_factory = make_session_factory(engine)
+        async with session_factory() as session, session.begin():
+            world = await seed_sample(session, residents=False)
+            # The staff read the transcript's language too.
+            await session.execute(update(User).where(User.locale.is_not(None)).values(locale=lang))
+
+        async with BotAPIEmulator(TOKEN) as emulator:
+            settings = Settings(
+                bot_token=TOKEN, database_url=database_url, telegram_api_base=emulator.base_url, _env_file=None
+            )
+            app = build_app(settings, engine=engine, per_chat_interval=0.05)
+            t = lambda msgid: app.i18n.gettext(msgid, locale=lang)  # noqa: E731 - the bot's own labels
+            polling = asyncio.create_task(
+                app.dispatcher.start_polling(app.bot, handle_signals=False, polling_timeout=1)
+            )
+            try:
+                li_jing = world.people["li_jing"]
+                worker = emulator.user(li_jing.telegram_id, li_jing.real_name or "李静", language_code="zh-hans")
+                resident = emulator.user(20001, "王秀兰", language_code="zh-hans")
+                resident.phone = "+8613912345678"
+
+                await resident.send_text("/start")
+                await resident.wait_for_message(lambda m: story["language"] in m.buttons)
+                await resident.press(story["language"])
+                community = world.communities["晨光社区"]
+                label = (
+                    f"{community.display_name(lang)} · {community.display_district(lang)}"
+                )
+                await resident.wait_for_message(lambda m: label in m.buttons)
+                await resident.press(label)
+                await resident.wait_for_message(lambda m: t("🙋 Ask for help") in m.buttons)
+
+                await resident.press(t("🙋 Ask for help"))
+                elderly = "老年人" if lang == "zh_CN" else "Older people"
+                await resident.wait_for_message(lambda m: elderly in m.buttons)
+                await resident.press(elderly)
+                service = "生活照料（买菜、陪同就医等）" if lang == "zh_CN" else "Daily help (shopping, hospital visits…)"
+                await resident.wait_for_message(lambda m: service in m.buttons)
+                await resident.press(service)
+                await resident.wait_for_message(t("Please tell us in a few words what help you need."))
+                await resident.send_text(story["description"])
+                await resident.wait_for_message(t("If you would like a home visit, you can send your location."))
+                await resident.send_location(37.8706, 112.5489)
+                await resident.wait_for_message(t("May the social worker call you? Tap the button to share your phone number."))
+                await resident.tap_reply(t("📞 I agree: share my phone number"))
+                await resident.wait_for_message(lambda m: t("✅ Send request") in m.buttons)
+                await resident.press(t("✅ Send request"))
+                await resident.wait_for_message(t("Send /my to see how it is going."))
+
+                announcement = await worker.wait_for_message(lambda m: t("Open request") in m.buttons, timeout=10)
+                await worker.press(t("Open request"), message_id=announcement.message_id)
+                await worker.wait_for_message(t("Timeline:"))
+                await emulator.settle()
+            finally:
+                await app.dispatcher.stop_polling()
+                await asyncio.wait_for(polling, timeout=15)
+            out(emulator.format_transcript())
+            async with session_factory() as session:
+                number = await session.scalar(select(ServiceRequest.number))
+            if lang == "zh_CN":
+                out(f"\n演示结束：王秀兰的求助 {number} 已送达晨光社区的社工李静。")
+            else:
+                out(f"\nDemo finished: Wang Xiulan's request {number} reached Li Jing, the social worker of Chenguang Community.")
+        await engine.dispose()
+    return 0

@@ -1,0 +1,130 @@
+"""Shared fixtures: one migrated database with the sample world, the emulator and the
+real bot polling it, for the whole session; each test acts as fresh people.
+
+Set DATABASE_URL / REDIS_URL to run the same suite on PostgreSQL and Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.app import App, build_app
+from bot.config import Settings
+from bot.db import make_engine, make_session_factory
+from bot.emulator import BotAPIEmulator
+from bot.migrate import upgrade
+from bot.services.world import SampleWorld, seed_sample
+
+TOKEN = "123456:LINLI-TEST"
+_ids = itertools.count(700_000)
+
+
+def next_telegram_id() -> int:
+    return next(_ids)
+
+
+def _database_url(tmp: Path) -> str:
+    return os.environ.get("DATABASE_URL") or f"sqlite+aiosqlite:///{tmp / 'linli-test.sqlite3'}"
+
+
+async def reset_database(engine: AsyncEngine) -> None:
+    """Start from an empty database so every run migrates from scratch."""
+    if engine.dialect.name == "postgresql":
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP SCHEMA public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+
+
+async def reset_redis(url: str | None) -> None:
+    if not url:
+        return
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(url)
+    try:
+        keys = [key async for key in client.scan_iter(match="linli:*")]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture(scope="session")
+def tmp_dir() -> AsyncIterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="linli-tests-") as tmp:
+        yield Path(tmp)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_dir: Path) -> str:
+    return _database_url(tmp_dir)
+
+
+@pytest.fixture(scope="session")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(database_url)
+    await reset_database(engine)
+    await upgrade(engine)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return make_session_factory(engine)
+
+
+@pytest.fixture(scope="session")
+async def world(session_factory: async_sessionmaker[AsyncSession]) -> SampleWorld:
+    async with session_factory() as session, session.begin():
+        return await seed_sample(session)
+
+
+@pytest.fixture(scope="session")
+async def emulator() -> AsyncIterator[BotAPIEmulator]:
+    emu = BotAPIEmulator(TOKEN)
+    await emu.start()
+    yield emu
+    await emu.stop()
+
+
+@pytest.fixture(scope="session")
+async def app(
+    emulator: BotAPIEmulator, engine: AsyncEngine, world: SampleWorld, database_url: str
+) -> AsyncIterator[App]:
+    redis_url = os.environ.get("REDIS_URL") or None
+    await reset_redis(redis_url)
+    settings = Settings(
+        bot_token=TOKEN,
+        database_url=database_url,
+        redis_url=redis_url,
+        telegram_api_base=emulator.base_url,
+        _env_file=None,
+    )
+    application = build_app(settings, engine=engine, per_chat_interval=0.02)
+    polling = asyncio.create_task(
+        application.dispatcher.start_polling(application.bot, handle_signals=False, polling_timeout=1)
+    )
+    # Wait until the bot is polling before any test acts.
+    for _ in range(200):
+        if any(call.method.lower() == "getupdates" for call in emulator.calls):
+            break
+        await asyncio.sleep(0.02)
+    yield application
+    await application.dispatcher.stop_polling()
+    await asyncio.wait_for(polling, timeout=15)
+
+
+@pytest.fixture
+async def session(session_factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    async with session_factory() as session:
+        yield session

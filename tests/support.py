@@ -1,0 +1,105 @@
+"""Helpers that act as people through the emulator, in the bot's own words."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.emulator import BotAPIEmulator
+from bot.emulator.user import EmulatedUser
+from bot.i18n import make_i18n
+from models import ServiceRequest, User
+from tests.conftest import next_telegram_id
+
+LANGUAGE_BUTTON = {"zh_CN": "中文", "en": "English"}
+COMMUNITY_BUTTON = {
+    ("晨光社区", "zh_CN"): "晨光社区 · 和平街道",
+    ("晨光社区", "en"): "Chenguang Community · Heping Street",
+    ("桃园社区", "zh_CN"): "桃园社区 · 和平街道",
+    ("桃园社区", "en"): "Taoyuan Community · Heping Street",
+    ("柳林村", "zh_CN"): "柳林村 · 东山乡",
+    ("柳林村", "en"): "Liulin Village · Dongshan Township",
+}
+
+
+@lru_cache(maxsize=1)
+def _i18n():  # noqa: ANN202
+    return make_i18n("zh_CN")
+
+
+def T(msgid: str, lang: str = "zh_CN", **params: object) -> str:  # noqa: N802 - reads like _()
+    text = _i18n().gettext(msgid, locale=lang)
+    return text.format(**params) if params else text
+
+
+def has_button(label: str):  # noqa: ANN201
+    return lambda message: label in message.buttons
+
+
+async def onboard(
+    emulator: BotAPIEmulator, *, lang: str = "zh_CN", community: str = "晨光社区", name: str = "居民"
+) -> EmulatedUser:
+    """A new person: /start, language, community; returns them at the main menu."""
+    person = emulator.user(next_telegram_id(), name, language_code="zh-hans" if lang == "zh_CN" else "en")
+    await person.send_text("/start")
+    await person.wait_for_message(has_button(LANGUAGE_BUTTON[lang]))
+    await person.press(LANGUAGE_BUTTON[lang])
+    label = COMMUNITY_BUTTON[(community, lang)]
+    await person.wait_for_message(has_button(label))
+    await person.press(label)
+    await person.wait_for_message(has_button(T("🙋 Ask for help", lang)))
+    return person
+
+
+async def fill_request(
+    person: EmulatedUser,
+    *,
+    lang: str = "zh_CN",
+    group: str = "老年人",
+    service: str = "生活照料（买菜、陪同就医等）",
+    description: str = "上周摔了一跤，需要有人帮忙买菜。",
+    location: bool = False,
+    phone: bool = False,
+) -> None:
+    """Walk /new up to the summary (not confirmed)."""
+    await person.send_text("/new")
+    await person.wait_for_message(has_button(group))
+    await person.press(group)
+    await person.wait_for_message(has_button(service))
+    await person.press(service)
+    await person.wait_for_message(T("Please tell us in a few words what help you need.", lang))
+    await person.send_text(description)
+    await person.wait_for_message(T("If you would like a home visit, you can send your location.", lang))
+    if location:
+        await person.send_location(37.87, 112.55)
+    else:
+        await person.tap_reply(T("Skip", lang))
+    await person.wait_for_message(T("May the social worker call you? Tap the button to share your phone number.", lang))
+    if phone:
+        await person.tap_reply(T("📞 I agree: share my phone number", lang))
+    else:
+        await person.tap_reply(T("Skip", lang))
+    await person.wait_for_message(has_button(T("✅ Send request", lang)))
+
+
+async def requests_of(session: AsyncSession, telegram_id: int) -> list[ServiceRequest]:
+    session.expire_all()
+    user = await session.scalar(select(User).where(User.telegram_id == telegram_id))
+    if user is None:
+        await session.commit()
+        return []
+    rows = await session.scalars(
+        select(ServiceRequest).where(ServiceRequest.resident_id == user.id).order_by(ServiceRequest.id)
+    )
+    found = list(rows.all())
+    await session.commit()  # end the read transaction: on SQLite it holds the write lock
+    return found
+
+
+async def user_row(session: AsyncSession, telegram_id: int) -> User | None:
+    session.expire_all()
+    user = await session.scalar(select(User).where(User.telegram_id == telegram_id))
+    await session.commit()  # end the read transaction: on SQLite it holds the write lock
+    return user

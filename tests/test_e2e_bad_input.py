@@ -1,0 +1,220 @@
+"""Bad input gets a clear, localized message and loses nothing."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from handlers.callbacks import RequestCB
+from models import RequestStatus
+from tests.conftest import next_telegram_id
+from tests.support import LANGUAGE_BUTTON, T, fill_request, has_button, onboard, requests_of
+
+pytestmark = pytest.mark.usefixtures("app")
+
+
+async def _at_description_step(emulator, lang="zh_CN"):
+    person = await onboard(emulator, lang=lang)
+    group, service = ("老年人", "生活照料（买菜、陪同就医等）") if lang == "zh_CN" else (
+        "Older people", "Daily help (shopping, hospital visits…)")
+    await person.send_text("/new")
+    await person.wait_for_message(has_button(group))
+    await person.press(group)
+    await person.wait_for_message(has_button(service))
+    await person.press(service)
+    await person.wait_for_message(T("Please tell us in a few words what help you need.", lang))
+    return person
+
+
+@pytest.mark.parametrize("lang", ["zh_CN", "en"])
+@pytest.mark.parametrize(
+    ("text", "msgid"),
+    [
+        ("   ", "Please describe in a few words what help you need."),
+        ("\u3000\n\t ", "Please describe in a few words what help you need."),
+        ("帮" * 5000, "The description is too long. Please keep it within {limit} characters."),
+        ("😀😭🙏", "Please describe what you need in words, so the social worker understands."),
+    ],
+    ids=["whitespace", "fullwidth-whitespace", "5000-chars", "emoji-only"],
+)
+async def test_a_bad_description_is_explained_and_the_draft_kept(emulator, session, lang, text, msgid):
+    person = await _at_description_step(emulator, lang)
+    await person.send_text(text)
+    await person.wait_for_message(T(msgid, lang, limit=500))
+    # Still on the same step: a good description goes through, earlier choices intact.
+    await person.send_text("需要有人帮忙买菜。")
+    await person.wait_for_message(T("If you would like a home visit, you can send your location.", lang))
+    assert await requests_of(session, person.id) == []
+
+
+async def test_an_empty_message_is_refused_by_telegram_and_the_step_survives(emulator):
+    person = await _at_description_step(emulator)
+    # Telegram clients cannot send an empty text; a sticker is the closest "nothing said".
+    await person.send_sticker()
+    await person.wait_for_message(T("Please type your description as a text message."))
+    await person.send_text("需要有人帮忙买菜。")
+    await person.wait_for_message(T("If you would like a home visit, you can send your location."))
+
+
+@pytest.mark.parametrize("lang", ["zh_CN", "en"])
+async def test_a_photo_where_text_is_expected(emulator, lang):
+    person = await _at_description_step(emulator, lang)
+    await person.send_photo()
+    await person.wait_for_message(T("Please type your description as a text message.", lang))
+    await person.send_photo(caption="this is my kitchen")
+    await person.wait_for_message(T("Please type your description as a text message.", lang))
+
+
+async def test_typing_instead_of_pressing_a_button(emulator):
+    person = await onboard(emulator)
+    await person.send_text("/new")
+    await person.wait_for_message(has_button("老年人"))
+    await person.send_text("老年人")
+    await person.wait_for_message(T("Please use the buttons above, or send /cancel to stop."))
+    await person.press("老年人")  # the menu still works
+    await person.wait_for_message(has_button("康复训练"))
+
+
+async def test_someone_elses_phone_number_is_refused(emulator, session):
+    person = await _at_description_step(emulator)
+    await person.send_text("需要有人帮忙买菜。")
+    await person.wait_for_message(T("If you would like a home visit, you can send your location."))
+    await person.tap_reply(T("Skip"))
+    await person.wait_for_message(T("May the social worker call you? Tap the button to share your phone number."))
+    await person.share_contact("+8613700000000", user_id=person.id + 1, first_name="邻居")
+    await person.wait_for_message(T("Please share your own number with the button below."))
+    await person.send_location(1.0, 2.0)
+    await person.wait_for_message(T("Please tap the button below to share your number, or “Skip”."))
+
+
+async def test_unknown_community_name(emulator, session):
+    person = emulator.user(next_telegram_id(), "迷路的人")
+    await person.send_text("/start")
+    await person.wait_for_message(has_button("中文"))
+    await person.press("中文")
+    await person.wait_for_message(has_button("晨光社区 · 和平街道"))
+    await person.send_text("不存在的社区")
+    reply = await person.wait_for_message(T(
+        "I could not find a community called “{query}”. Please try another name, or choose from the list.",
+        query="不存在的社区"))
+    assert T("📋 Show the whole list") in reply.buttons
+    await person.send_text("%")  # a LIKE wildcard is not a match-all
+    await person.wait_for_message(T(
+        "I could not find a community called “{query}”. Please try another name, or choose from the list.",
+        query="%"))
+    await person.press(T("📋 Show the whole list"))
+    await person.wait_for_message(has_button("晨光社区 · 和平街道"))
+    await person.send_photo()
+    await person.wait_for_message(T("Please type the name of your community, or tap it in the list above."))
+
+
+@pytest.mark.parametrize("lang", ["zh_CN", "en"])
+async def test_new_before_choosing_a_community(emulator, lang):
+    person = emulator.user(next_telegram_id(), "着急的人")
+    await person.send_text("/start")
+    await person.wait_for_message(has_button(LANGUAGE_BUTTON[lang]))
+    await person.press(LANGUAGE_BUTTON[lang])
+    await person.wait_for_message(T("Tap it below, or type its name to search.", lang))
+    await person.send_text("/new")
+    await person.wait_for_message(
+        T("Please choose your community first, so the right social worker gets your request.", lang))
+    picker = await person.wait_for_message(T("Tap it below, or type its name to search.", lang))
+    assert picker.buttons
+
+
+async def test_new_as_the_very_first_message(emulator, session):
+    person = emulator.user(next_telegram_id(), "第一次")
+    await person.send_text("/new")
+    await person.wait_for_message(T("Please choose your community first, so the right social worker gets your request."))
+
+
+async def test_an_old_button_after_cancelling_does_nothing(emulator, session):
+    person = await onboard(emulator)
+    await person.send_text("/new")
+    menu = await person.wait_for_message(has_button("老年人"))
+    await person.send_text("/cancel")
+    await person.wait_for_message(T("Stopped. Nothing was sent."))
+    query = await person.press("老年人", message_id=menu.message_id)
+    answer = await person.wait_for_callback_answer(query)
+    assert answer.text == T("This button is no longer active. Send /new to start again.")
+    assert await requests_of(session, person.id) == []
+
+
+async def test_pressing_confirm_twice_files_one_request(emulator, session):
+    person = await onboard(emulator)
+    await fill_request(person)
+    summary = person.last_message
+    first = await person.press(T("✅ Send request"), message_id=summary.message_id)
+    second = await person.press(T("✅ Send request"), message_id=summary.message_id)
+    await person.wait_for_callback_answer(first)
+    await person.wait_for_callback_answer(second)
+    await emulator.settle()
+    requests = await requests_of(session, person.id)
+    assert len(requests) == 1
+    receipts = [m for m in person.messages if requests[0].number in m.text]
+    assert len(receipts) == 1
+
+
+async def test_confirm_pressed_twice_at_the_same_moment(emulator, session):
+    person = await onboard(emulator)
+    await fill_request(person)
+    summary = person.last_message
+    queries = await asyncio.gather(
+        *(person.press(T("✅ Send request"), message_id=summary.message_id) for _ in range(3))
+    )
+    for query in queries:
+        await person.wait_for_callback_answer(query)
+    await emulator.settle()
+    assert len(await requests_of(session, person.id)) == 1
+
+
+async def test_forged_callback_data_cannot_open_or_cancel_anothers_request(emulator, session):
+    owner = await onboard(emulator, name="甲")
+    await fill_request(owner)
+    await owner.press(T("✅ Send request"))
+    await owner.wait_for_message(T("Send /my to see how it is going."))
+    [request] = await requests_of(session, owner.id)
+
+    intruder = await onboard(emulator, name="乙")
+    anchor = intruder.last_message
+    for action, msgid in (
+        ("view", "This request is not yours to open."),
+        ("cancel", "This request is not yours to open."),
+        ("cancel_yes", "Only the person who filed a request can cancel it."),
+    ):
+        query = await intruder.press_data(RequestCB(action=action, id=request.id).pack(), message_id=anchor.message_id)
+        answer = await intruder.wait_for_callback_answer(query)
+        assert answer.text == T(msgid) and answer.show_alert
+    assert not any(request.number in m.text for m in intruder.messages)
+    [still] = await requests_of(session, owner.id)
+    assert still.status is RequestStatus.NEW
+
+    # Malformed data and ids that do not exist are refused the same calm way.
+    for data in ("rq:view:not-a-number", "rq:explode:1", "xx:1", RequestCB(action="view", id=10**9).pack()):
+        query = await intruder.press_data(data, message_id=anchor.message_id)
+        answer = await intruder.wait_for_callback_answer(query)
+        assert answer.text in {T("This button is no longer active. Send /new to start again."),
+                               T("This request could not be found.")}
+
+
+async def test_a_cancelled_request_cannot_be_cancelled_again(emulator, session):
+    person = await onboard(emulator)
+    await fill_request(person)
+    await person.press(T("✅ Send request"))
+    await person.wait_for_message(T("Send /my to see how it is going."))
+    [request] = await requests_of(session, person.id)
+    anchor = person.last_message
+    first = await person.press_data(RequestCB(action="cancel_yes", id=request.id).pack(), message_id=anchor.message_id)
+    await person.wait_for_callback_answer(first)
+    second = await person.press_data(RequestCB(action="cancel_yes", id=request.id).pack(), message_id=anchor.message_id)
+    answer = await person.wait_for_callback_answer(second)
+    assert answer.text == T("Request {number} can no longer be cancelled.", number=request.number)
+
+
+async def test_an_unknown_command_and_stray_text(emulator):
+    person = await onboard(emulator)
+    await person.send_text("/frobnicate")
+    await person.wait_for_message(T("I do not know this command. Send /help to see what I can do."))
+    await person.send_text("你好")
+    await person.wait_for_message(has_button(T("🙋 Ask for help")))
