@@ -20,7 +20,7 @@ from bot.config import SUPPORTED_LOCALES, Settings
 from bot.db import make_engine, make_session_factory
 from bot.delivery.sender import OutboxSender
 from bot.i18n import make_i18n
-from bot.middlewares import DbSessionMiddleware, UserLocaleMiddleware, UserMiddleware
+from bot.middlewares import DbSessionMiddleware, PerUserSerialMiddleware, UserLocaleMiddleware, UserMiddleware
 from bot.services.errors import N_
 from handlers import build_routers
 
@@ -76,6 +76,11 @@ def make_storage(settings: Settings) -> BaseStorage:
     return MemoryStorage()
 
 
+def redis_client(storage: BaseStorage):  # noqa: ANN201 - redis.asyncio.Redis | None
+    """The Redis connection of the FSM storage, shared for locks; None without Redis."""
+    return getattr(storage, "redis", None)
+
+
 def build_app(settings: Settings, *, engine: AsyncEngine | None = None, per_chat_interval: float = 1.0) -> App:
     token = settings.require_token()
     engine = engine or make_engine(settings.database_url)
@@ -83,6 +88,7 @@ def build_app(settings: Settings, *, engine: AsyncEngine | None = None, per_chat
     i18n = make_i18n(settings.default_locale)
     bot = make_bot(settings, token)
     storage = make_storage(settings)
+    redis = redis_client(storage)
     sender = OutboxSender(
         bot,
         session_factory,
@@ -93,6 +99,7 @@ def build_app(settings: Settings, *, engine: AsyncEngine | None = None, per_chat
     )
 
     dp = Dispatcher(storage=storage, settings=settings, i18n=i18n, sender=sender)
+    dp.update.outer_middleware(PerUserSerialMiddleware(redis))
     dp.update.outer_middleware(DbSessionMiddleware(session_factory, on_outbox=sender.wake))
     dp.update.outer_middleware(UserMiddleware(settings.admin_ids))
     UserLocaleMiddleware(i18n).setup(dp)

@@ -20,8 +20,7 @@ SORRY = N_("Sorry, something went wrong on our side and nothing was saved. Pleas
 async def on_error(event: ErrorEvent, bot: Bot, i18n: I18n, **data: object) -> bool:
     update = event.update
     log.error("update %s failed", update.update_id, exc_info=event.exception)
-    user = data.get("user")
-    locale = getattr(user, "locale", None) or i18n.default_locale
+    locale = data.get("user_locale") or i18n.default_locale
     text = i18n.gettext(SORRY, locale=locale)
     try:
         if update.callback_query is not None:

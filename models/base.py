@@ -15,7 +15,7 @@ from sqlalchemy.types import TypeDecorator
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "ck": "ck_%(table_name)s_%(column_0_name)s",
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
@@ -51,15 +51,14 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 def str_enum(enum_cls: type[enum.Enum], length: int = 24) -> Enum:
-    """A portable enum column: stored as its string value, checked by a constraint."""
+    """A portable enum column: stored as its string value, validated by SQLAlchemy."""
     return Enum(
         enum_cls,
         native_enum=False,
         length=length,
         values_callable=lambda cls: [member.value for member in cls],
         validate_strings=True,
-        create_constraint=True,
-        name=enum_cls.__name__.lower(),
+        create_constraint=False,  # CHECK names collide on PostgreSQL when one enum backs two columns
     )
 
 

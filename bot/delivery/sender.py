@@ -19,6 +19,7 @@ from datetime import timedelta
 
 from aiogram import Bot
 from aiogram.exceptions import (
+    TelegramAPIError,
     TelegramBadRequest,
     TelegramForbiddenError,
     TelegramNetworkError,
@@ -216,6 +217,11 @@ class OutboxSender:
             await self._finish(item.id, OutboxStatus.DEAD, error=str(exc))
         except (TelegramNetworkError, TelegramServerError, OSError) as exc:
             await self._retry(item, delay=min(2 ** item.attempts, 300), error=str(exc), count=True)
+        except (TelegramAPIError, ValueError, TypeError) as exc:
+            # Anything else Telegram or aiogram reports: retried with backoff, then dead-lettered,
+            # so one odd message never strands the rest of its batch in 'sending'.
+            log.warning("outbox message %s: unexpected %s: %s", item.id, type(exc).__name__, exc)
+            await self._retry(item, delay=min(2 ** item.attempts, 300), error=f"{type(exc).__name__}: {exc}", count=True)
         else:
             await self._finish(item.id, OutboxStatus.SENT, telegram_message_id=sent.message_id)
         return False

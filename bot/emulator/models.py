@@ -1,0 +1,166 @@
+"""Public record types exposed to tests and the demo.
+
+They are deliberately plain dataclasses: assertions read better on
+``msg.buttons`` than on nested JSON, and :class:`BotMessage` objects are
+updated in place so a reference held by a test always shows the *current*
+state of the message after edits or deletion.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from .markup import inline_buttons
+from .media import StoredFile
+
+__all__ = [
+    "ApiCall",
+    "ApiFailure",
+    "BotMessage",
+    "CallbackAnswer",
+    "TranscriptEntry",
+]
+
+
+class ApiCall(NamedTuple):
+    """One request received by the emulator (``method`` in canonical case)."""
+
+    method: str
+    params: dict[str, Any]
+
+
+class ApiFailure(NamedTuple):
+    """An error response the emulator sent; shown when a wait times out."""
+
+    method: str
+    error_code: int
+    description: str
+    params: dict[str, Any]
+
+
+@dataclass(eq=False)
+class BotMessage:
+    """A message the bot sent into a private chat, in its current state."""
+
+    message_id: int
+    chat_id: int
+    date: int
+    kind: str  # "text" | "photo" | "document" | "location" | "sticker"
+    text: str = ""
+    raw_text: str = ""
+    parse_mode: str | None = None
+    entities: list[dict[str, Any]] = field(default_factory=list)
+    reply_markup: dict[str, Any] | None = None
+    reply_to_message_id: int | None = None
+    file: StoredFile | None = None
+    file_ids: list[str] = field(default_factory=list)
+    latitude: float | None = None
+    longitude: float | None = None
+    location_extra: dict[str, Any] = field(default_factory=dict)
+    edit_date: int | None = None
+    deleted: bool = False
+    seq: int = 0
+    has_protected_content: bool = False
+
+    @property
+    def edited(self) -> bool:
+        return self.edit_date is not None
+
+    @property
+    def caption(self) -> str:
+        """Caption of a media message ("" for text messages)."""
+        return self.text if self.kind not in ("text", "location") else ""
+
+    @property
+    def html(self) -> str:
+        """The source markup if it was HTML, otherwise the escaped plain text."""
+        if (self.parse_mode or "").lower() == "html":
+            return self.raw_text
+        return html.escape(self.text, quote=False)
+
+    @property
+    def button_rows(self) -> list[list[str]]:
+        if not self.reply_markup:
+            return []
+        rows = self.reply_markup.get("inline_keyboard") or self.reply_markup.get("keyboard") or []
+        return [[button["text"] for button in row] for row in rows]
+
+    @property
+    def buttons(self) -> list[str]:
+        """Texts of the current inline keyboard buttons, row by row."""
+        return [button["text"] for button in inline_buttons(self.reply_markup)]
+
+    @property
+    def reply_buttons(self) -> list[str]:
+        """Texts of a reply keyboard attached to this message, if any."""
+        if not self.reply_markup or "keyboard" not in self.reply_markup:
+            return []
+        return [button["text"] for row in self.reply_markup["keyboard"] for button in row]
+
+    def callback_data(self, button_text: str) -> str | None:
+        """callback_data of the inline button with exactly this text."""
+        for button in inline_buttons(self.reply_markup):
+            if button["text"] == button_text:
+                return button.get("callback_data")
+        return None
+
+    @property
+    def document_name(self) -> str | None:
+        return self.file.filename if self.file is not None and self.kind == "document" else None
+
+    @property
+    def document_bytes(self) -> bytes | None:
+        return self.file.data if self.file is not None and self.kind == "document" else None
+
+    @property
+    def file_bytes(self) -> bytes | None:
+        return self.file.data if self.file is not None else None
+
+    def describe(self) -> str:
+        """One-line human description used in assertion messages."""
+        flags = "".join(
+            flag for flag, on in ((" (edited)", self.edited), (" (deleted)", self.deleted)) if on
+        )
+        if self.kind == "document":
+            body = f"📄 {self.document_name} {self.text}".rstrip()
+        elif self.kind == "photo":
+            body = f"🖼 {self.text}".rstrip()
+        elif self.kind == "location":
+            body = f"📍 {self.latitude}, {self.longitude}"
+        elif self.kind == "sticker":
+            body = "🙂 sticker"
+        else:
+            body = self.text
+        buttons = " ".join(f"[{text}]" for row in self.button_rows for text in row)
+        return f"#{self.message_id}{flags}: {body!r}" + (f" {buttons}" if buttons else "")
+
+
+@dataclass(frozen=True)
+class CallbackAnswer:
+    """An ``answerCallbackQuery`` call as seen by the user."""
+
+    query_id: str
+    text: str | None
+    show_alert: bool
+    url: str | None
+    cache_time: int
+    message_id: int | None
+    data: str | None
+
+
+@dataclass(frozen=True)
+class TranscriptEntry:
+    """A user action or bot output, in the order it happened."""
+
+    timestamp: float
+    chat_id: int
+    user_name: str
+    direction: str  # "user" | "bot"
+    kind: str
+    text: str
+    buttons: tuple[tuple[str, ...], ...] = ()
+    edited: bool = False
+    message_id: int | None = None
+    keyboard: str | None = None  # "inline" | "reply" | "remove" | None

@@ -1,0 +1,80 @@
+"""When something fails: the person is told in their language, nothing half-done is kept,
+and Telegram's flood limits are honoured by the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import pytest
+from sqlalchemy import select
+
+from bot.services import requests as request_service
+from models import OutboxStatus, OutgoingMessage
+from tests.support import T, fill_request, has_button, onboard, requests_of
+
+pytestmark = pytest.mark.usefixtures("app")
+
+SORRY = "Sorry, something went wrong on our side and nothing was saved. Please try again in a moment."
+
+
+@pytest.mark.parametrize("lang", ["zh_CN", "en"])
+async def test_a_failure_is_reported_in_the_persons_language_and_rolled_back(emulator, session, monkeypatch, lang):
+    person = await onboard(emulator, lang=lang)
+    group = "老年人" if lang == "zh_CN" else "Older people"
+    service = "生活照料（买菜、陪同就医等）" if lang == "zh_CN" else "Daily help (shopping, hospital visits…)"
+    await fill_request(person, lang=lang, group=group, service=service)
+
+    async def broken_announce(*args, **kwargs):
+        raise RuntimeError("the routing table is on fire")
+
+    # The request row is written, then announcing fails: the whole update must roll back.
+    monkeypatch.setattr(request_service, "_announce", broken_announce)
+    query = await person.press(T("✅ Send request", lang))
+    answer = await person.wait_for_callback_answer(query)
+    assert answer.text == T(SORRY, lang) and answer.show_alert
+    assert await requests_of(session, person.id) == []
+
+    # Once it works again, the same draft goes through: nothing the person typed was lost.
+    monkeypatch.undo()
+    await person.press(T("✅ Send request", lang))
+    await person.wait_for_message(T("Send /my to see how it is going.", lang))
+    assert len(await requests_of(session, person.id)) == 1
+
+
+async def test_a_failing_command_gets_a_message_not_silence(emulator, monkeypatch):
+    person = await onboard(emulator)
+
+    async def broken_list(*args, **kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(request_service, "list_for_resident", broken_list)
+    await person.send_text("/my")
+    await person.wait_for_message(T(SORRY))
+
+
+async def test_the_outbox_waits_out_a_flood_limit_and_still_delivers(emulator, session, world):
+    li_jing = emulator.user(world.people["li_jing"].telegram_id, "李静")
+    person = await onboard(emulator)
+    await fill_request(person, description="想请人陪我去社区医院量血压。")
+    mark = li_jing.mark()
+    # The next sendMessage (the announcement to 李静) is refused with 429 retry_after=1.
+    emulator.inject_error("sendMessage", error_code=429, retry_after=1)
+    await person.press(T("✅ Send request"))
+    receipt = await person.wait_for_message(T("Send /my to see how it is going."))
+    number = re.search(r"\d{4}-\d{6}", receipt.text).group(0)
+    notice = await li_jing.wait_for_message(number, after=mark, timeout=15)
+    assert has_button(T("Open request"))(notice)
+    assert any(f.error_code == 429 for f in emulator.failures)
+    # The sender records the outcome just after Telegram accepted the message.
+    for _ in range(100):
+        session.expire_all()
+        rows = (await session.scalars(
+            select(OutgoingMessage).where(OutgoingMessage.params["number"].as_string() == number))).all()
+        await session.commit()
+        if rows and all(r.status is OutboxStatus.SENT for r in rows):
+            break
+        await asyncio.sleep(0.05)
+    assert rows and [r.status for r in rows] == [OutboxStatus.SENT] * len(rows)
+    # The 429 was written down on the row, and it did not count as a failed attempt.
+    assert all(r.telegram_message_id is not None for r in rows)
