@@ -17,7 +17,7 @@ from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import SUPPORTED_LOCALES, Settings
-from bot.db import make_engine, make_session_factory
+from bot.db import WriteGate, make_engine, make_session_factory
 from bot.delivery.sender import OutboxSender
 from bot.i18n import make_i18n
 from bot.middlewares import DbSessionMiddleware, PerUserSerialMiddleware, UserLocaleMiddleware, UserMiddleware
@@ -85,6 +85,7 @@ def build_app(settings: Settings, *, engine: AsyncEngine | None = None, per_chat
     token = settings.require_token()
     engine = engine or make_engine(settings.database_url)
     session_factory = make_session_factory(engine)
+    gate = WriteGate(engine)
     i18n = make_i18n(settings.default_locale)
     bot = make_bot(settings, token)
     storage = make_storage(settings)
@@ -96,11 +97,12 @@ def build_app(settings: Settings, *, engine: AsyncEngine | None = None, per_chat
         default_locale=settings.default_locale,
         timezone=settings.timezone,
         per_chat_interval=per_chat_interval,
+        gate=gate,
     )
 
     dp = Dispatcher(storage=storage, settings=settings, i18n=i18n, sender=sender)
     dp.update.outer_middleware(PerUserSerialMiddleware(redis))
-    dp.update.outer_middleware(DbSessionMiddleware(session_factory, on_outbox=sender.wake))
+    dp.update.outer_middleware(DbSessionMiddleware(session_factory, on_outbox=sender.wake, gate=gate))
     dp.update.outer_middleware(UserMiddleware(settings.admin_ids))
     UserLocaleMiddleware(i18n).setup(dp)
     dp.include_routers(*build_routers())

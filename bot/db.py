@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 from sqlalchemy import event
@@ -31,6 +34,28 @@ def make_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
 
         return engine
     return create_async_engine(database_url, pool_pre_ping=True, **kwargs)
+
+
+class WriteGate:
+    """FIFO admission to the database for SQLite, a no-op elsewhere.
+
+    SQLite allows one writer; every transaction here takes the write lock up
+    front (BEGIN IMMEDIATE) and waiters poll with sleeps, so under load a late
+    arrival can overtake one that has waited for seconds. Queueing on an
+    asyncio lock first keeps the order fair within the process. PostgreSQL
+    has row locks and needs none of this.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+
+    @contextlib.asynccontextmanager
+    async def __call__(self) -> AsyncIterator[None]:
+        if self._lock is None:
+            yield
+            return
+        async with self._lock:
+            yield
 
 
 def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

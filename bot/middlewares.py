@@ -13,6 +13,7 @@ from aiogram.types import User as TgUser
 from aiogram.utils.i18n import I18n, I18nMiddleware
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.db import WriteGate
 from bot.services import users
 from models import Role
 
@@ -62,12 +63,18 @@ class PerUserSerialMiddleware(BaseMiddleware):
 class DbSessionMiddleware(BaseMiddleware):
     """Open a session per update; commit once on success, roll back on any error."""
 
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession], on_outbox: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        on_outbox: Callable[[], None],
+        gate: WriteGate,
+    ) -> None:
         self.session_factory = session_factory
         self.on_outbox = on_outbox
+        self.gate = gate
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
-        async with self.session_factory() as session:
+        async with self.gate(), self.session_factory() as session:
             data["session"] = session
             try:
                 result = await handler(event, data)

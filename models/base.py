@@ -15,7 +15,7 @@ from sqlalchemy.types import TypeDecorator
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
@@ -50,15 +50,20 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def str_enum(enum_cls: type[enum.Enum], length: int = 24) -> Enum:
-    """A portable enum column: stored as its string value, validated by SQLAlchemy."""
+def str_enum(enum_cls: type[enum.Enum], column: str, length: int = 24) -> Enum:
+    """A portable enum column: its string value in a VARCHAR with a CHECK constraint.
+
+    The constraint is named after the column (ck_<table>_<column>): named after
+    the enum, two columns of one enum in a table would clash on PostgreSQL.
+    """
     return Enum(
         enum_cls,
         native_enum=False,
         length=length,
         values_callable=lambda cls: [member.value for member in cls],
         validate_strings=True,
-        create_constraint=False,  # CHECK names collide on PostgreSQL when one enum backs two columns
+        create_constraint=True,
+        name=column,
     )
 
 

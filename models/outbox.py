@@ -31,7 +31,7 @@ class OutgoingMessage(Base):
     template: Mapped[str] = mapped_column(Text)
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     buttons: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    status: Mapped[OutboxStatus] = mapped_column(str_enum(OutboxStatus), default=OutboxStatus.PENDING)
+    status: Mapped[OutboxStatus] = mapped_column(str_enum(OutboxStatus, "status"), default=OutboxStatus.PENDING)
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_error: Mapped[str | None] = mapped_column(String(500))

@@ -25,7 +25,7 @@ class Reminder(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(40))
     due_at: Mapped[datetime]
-    status: Mapped[ReminderStatus] = mapped_column(str_enum(ReminderStatus), default=ReminderStatus.PENDING)
+    status: Mapped[ReminderStatus] = mapped_column(str_enum(ReminderStatus, "status"), default=ReminderStatus.PENDING)
     request_id: Mapped[int | None] = mapped_column(ForeignKey("service_request.id", ondelete="CASCADE"))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

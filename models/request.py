@@ -70,8 +70,8 @@ class ServiceRequest(Base):
     latitude: Mapped[float | None]
     longitude: Mapped[float | None]
     contact_phone: Mapped[str | None] = mapped_column(String(32))
-    urgency: Mapped[Urgency] = mapped_column(str_enum(Urgency), default=Urgency.NORMAL)
-    status: Mapped[RequestStatus] = mapped_column(str_enum(RequestStatus), default=RequestStatus.NEW)
+    urgency: Mapped[Urgency] = mapped_column(str_enum(Urgency, "urgency"), default=Urgency.NORMAL)
+    status: Mapped[RequestStatus] = mapped_column(str_enum(RequestStatus, "status"), default=RequestStatus.NEW)
     assigned_worker_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
     respond_by: Mapped[datetime | None]
     draft_token: Mapped[str] = mapped_column(String(36))
@@ -98,9 +98,9 @@ class RequestEvent(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     request_id: Mapped[int] = mapped_column(ForeignKey("service_request.id", ondelete="CASCADE"), index=True)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
-    kind: Mapped[EventKind] = mapped_column(str_enum(EventKind))
-    from_status: Mapped[RequestStatus | None] = mapped_column(str_enum(RequestStatus))
-    to_status: Mapped[RequestStatus | None] = mapped_column(str_enum(RequestStatus))
+    kind: Mapped[EventKind] = mapped_column(str_enum(EventKind, "kind"))
+    from_status: Mapped[RequestStatus | None] = mapped_column(str_enum(RequestStatus, "from_status"))
+    to_status: Mapped[RequestStatus | None] = mapped_column(str_enum(RequestStatus, "to_status"))
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -66,7 +66,7 @@ class UserRole(Base):
     __tablename__ = "user_role"
 
     user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), primary_key=True)
-    role: Mapped[Role] = mapped_column(str_enum(Role), primary_key=True)
+    role: Mapped[Role] = mapped_column(str_enum(Role, "role"), primary_key=True)
     granted_at: Mapped[datetime] = mapped_column(default=utcnow)
     granted_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
 
@@ -98,7 +98,7 @@ class Invite(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     token: Mapped[str] = mapped_column(String(48), unique=True)
-    role: Mapped[Role] = mapped_column(str_enum(Role))
+    role: Mapped[Role] = mapped_column(str_enum(Role, "role"))
     created_by_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]

@@ -25,6 +25,7 @@ from bot.migrate import upgrade
 from bot.services.world import SampleWorld, seed_sample
 
 TOKEN = "123456:LINLI-TEST"
+_running_apps: list[App] = []
 _ids = itertools.count(700_000)
 
 
@@ -111,6 +112,7 @@ async def app(
         _env_file=None,
     )
     application = build_app(settings, engine=engine, per_chat_interval=0.02)
+    _running_apps.append(application)
     polling = asyncio.create_task(
         application.dispatcher.start_polling(application.bot, handle_signals=False, polling_timeout=1)
     )
@@ -120,6 +122,7 @@ async def app(
             break
         await asyncio.sleep(0.02)
     yield application
+    _running_apps.remove(application)
     await application.dispatcher.stop_polling()
     await asyncio.wait_for(polling, timeout=15)
 
@@ -128,3 +131,14 @@ async def app(
 async def session(session_factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
     async with session_factory() as session:
         yield session
+
+
+@pytest.fixture
+async def quiet_outbox() -> AsyncIterator[None]:
+    """Pause the running bot's outbox sender, for tests that drive a sender themselves."""
+    paused = [app for app in _running_apps if app.sender.running]
+    for app in paused:
+        await app.sender.stop()
+    yield
+    for app in paused:
+        app.sender.start()

@@ -84,7 +84,14 @@ async def fill_request(
     await person.wait_for_message(has_button(T("✅ Send request", lang)))
 
 
-async def requests_of(session: AsyncSession, telegram_id: int) -> list[ServiceRequest]:
+async def requests_of(session: AsyncSession, person: EmulatedUser) -> list[ServiceRequest]:
+    """The person's requests, read once the bot has finished with their last update.
+
+    The bot replies before its transaction commits, so a test that saw the reply
+    waits for the chat to go quiet before it reads the database.
+    """
+    await person.wait_idle(quiet=0.15)
+    telegram_id = person.id
     session.expire_all()
     user = await session.scalar(select(User).where(User.telegram_id == telegram_id))
     if user is None:
@@ -98,7 +105,9 @@ async def requests_of(session: AsyncSession, telegram_id: int) -> list[ServiceRe
     return found
 
 
-async def user_row(session: AsyncSession, telegram_id: int) -> User | None:
+async def user_row(session: AsyncSession, person: EmulatedUser) -> User | None:
+    await person.wait_idle(quiet=0.15)
+    telegram_id = person.id
     session.expire_all()
     user = await session.scalar(select(User).where(User.telegram_id == telegram_id))
     await session.commit()  # end the read transaction: on SQLite it holds the write lock

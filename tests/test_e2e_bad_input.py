@@ -45,7 +45,7 @@ async def test_a_bad_description_is_explained_and_the_draft_kept(emulator, sessi
     # Still on the same step: a good description goes through, earlier choices intact.
     await person.send_text("需要有人帮忙买菜。")
     await person.wait_for_message(T("If you would like a home visit, you can send your location.", lang))
-    assert await requests_of(session, person.id) == []
+    assert await requests_of(session, person) == []
 
 
 async def test_an_empty_message_is_refused_by_telegram_and_the_step_survives(emulator):
@@ -138,7 +138,7 @@ async def test_an_old_button_after_cancelling_does_nothing(emulator, session):
     query = await person.press("老年人", message_id=menu.message_id)
     answer = await person.wait_for_callback_answer(query)
     assert answer.text == T("This button is no longer active. Send /new to start again.")
-    assert await requests_of(session, person.id) == []
+    assert await requests_of(session, person) == []
 
 
 async def test_pressing_confirm_twice_files_one_request(emulator, session):
@@ -150,7 +150,7 @@ async def test_pressing_confirm_twice_files_one_request(emulator, session):
     await person.wait_for_callback_answer(first)
     await person.wait_for_callback_answer(second)
     await emulator.settle()
-    requests = await requests_of(session, person.id)
+    requests = await requests_of(session, person)
     assert len(requests) == 1
     # The second press is told the request was already received (or that the button is spent).
     receipts = [m for m in person.messages if m.text.startswith("✅") and requests[0].number in m.text]
@@ -167,7 +167,7 @@ async def test_confirm_pressed_twice_at_the_same_moment(emulator, session):
     for query in queries:
         await person.wait_for_callback_answer(query)
     await emulator.settle()
-    assert len(await requests_of(session, person.id)) == 1
+    assert len(await requests_of(session, person)) == 1
 
 
 async def test_forged_callback_data_cannot_open_or_cancel_anothers_request(emulator, session):
@@ -175,7 +175,7 @@ async def test_forged_callback_data_cannot_open_or_cancel_anothers_request(emula
     await fill_request(owner)
     await owner.press(T("✅ Send request"))
     await owner.wait_for_message(T("Send /my to see how it is going."))
-    [request] = await requests_of(session, owner.id)
+    [request] = await requests_of(session, owner)
 
     intruder = await onboard(emulator, name="乙")
     anchor = intruder.last_message
@@ -188,7 +188,7 @@ async def test_forged_callback_data_cannot_open_or_cancel_anothers_request(emula
         answer = await intruder.wait_for_callback_answer(query)
         assert answer.text == T(msgid) and answer.show_alert
     assert not any(request.number in m.text for m in intruder.messages)
-    [still] = await requests_of(session, owner.id)
+    [still] = await requests_of(session, owner)
     assert still.status is RequestStatus.NEW
 
     # Malformed data and ids that do not exist are refused the same calm way.
@@ -204,7 +204,7 @@ async def test_a_cancelled_request_cannot_be_cancelled_again(emulator, session):
     await fill_request(person)
     await person.press(T("✅ Send request"))
     await person.wait_for_message(T("Send /my to see how it is going."))
-    [request] = await requests_of(session, person.id)
+    [request] = await requests_of(session, person)
     anchor = person.last_message
     first = await person.press_data(RequestCB(action="cancel_yes", id=request.id).pack(), message_id=anchor.message_id)
     await person.wait_for_callback_answer(first)

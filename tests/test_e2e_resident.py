@@ -31,7 +31,7 @@ async def test_a_newcomer_greets_picks_language_and_community(emulator, session,
     await person.press(COMMUNITY_BUTTON[("桃园社区", lang)])
     done = await person.wait_for_message(T("What would you like to do?", lang))
     assert T("🙋 Ask for help", lang) in done.buttons
-    row = await user_row(session, person.id)
+    row = await user_row(session, person)
     assert row.locale == lang and row.community.name == "桃园社区"
 
 
@@ -47,7 +47,7 @@ async def test_a_resident_finds_their_community_by_typing_its_name(emulator, ses
     assert COMMUNITY_BUTTON[("晨光社区", lang)] not in matches.buttons
     await person.press(COMMUNITY_BUTTON[(expected, lang)])
     await person.wait_for_message(T("What would you like to do?", lang))
-    assert (await user_row(session, person.id)).community.name == expected
+    assert (await user_row(session, person)).community.name == expected
 
 
 @pytest.mark.parametrize("lang", ["zh_CN", "en"])
@@ -82,7 +82,7 @@ async def test_a_resident_files_a_request_and_the_communitys_social_worker_is_to
     location = await li_jing.wait_for_message(lambda m: m.kind == "location")
     assert location.latitude == pytest.approx(37.87)
 
-    [request] = await requests_of(session, person.id)
+    [request] = await requests_of(session, person)
     assert request.number == number and request.status is RequestStatus.NEW
     assert request.contact_phone == "+8613900000001" and request.latitude == pytest.approx(37.87)
     kinds = [e.kind for e in (await session.scalars(select(RequestEvent).where(RequestEvent.request_id == request.id))).all()]
@@ -109,7 +109,7 @@ async def test_skipping_location_and_phone_files_a_request_without_them(emulator
     assert summary.text.count(T("not given", "en")) == 2
     await person.press(T("✅ Send request", "en"))
     await person.wait_for_message(T("Send /my to see how it is going.", "en"))
-    [request] = await requests_of(session, person.id)
+    [request] = await requests_of(session, person)
     assert request.contact_phone is None and request.latitude is None
 
 
@@ -150,7 +150,7 @@ async def test_every_step_has_a_way_back(emulator, session):
     assert "想找人聊聊天，最近睡不好。" in summary.text  # the latest description, nothing lost
     await person.press(T("✅ Send request"))
     await person.wait_for_message(T("Send /my to see how it is going."))
-    [request] = await requests_of(session, person.id)
+    [request] = await requests_of(session, person)
     assert request.description == "想找人聊聊天，最近睡不好。" and request.category.code == "elderly.counselling"
 
 
@@ -180,7 +180,7 @@ async def test_my_requests_show_status_timeline_and_allow_cancelling(emulator, s
     await person.wait_for_message(T("Request {number} is cancelled. Send /new whenever you need help again.", lang, number=number))
     await li_jing.wait_for_message(T("Request {number} was cancelled by the resident.", "zh_CN", number=number),
                                    after=worker_mark, timeout=10)
-    [request] = await requests_of(session, person.id)
+    [request] = await requests_of(session, person)
     assert request.status is RequestStatus.CANCELLED
 
     # Opening it again shows the cancellation in the timeline and no cancel button.
@@ -204,7 +204,7 @@ async def test_keeping_a_request_after_all(emulator, session):
     await person.wait_for_message(has_button(T("No, keep it")))
     await person.press(T("No, keep it"))
     await person.wait_for_message(has_button(T("Cancel this request")))
-    [request] = await requests_of(session, person.id)
+    [request] = await requests_of(session, person)
     assert request.status is RequestStatus.NEW
 
 
@@ -219,7 +219,7 @@ async def test_language_can_be_switched_and_is_remembered(emulator, session, lan
     await person.send_text("/help")
     helped = await person.wait_for_message(T("Here is what I can do:", other))
     assert T("/new — ask for help", other) in helped.text
-    assert (await user_row(session, person.id)).locale == other
+    assert (await user_row(session, person)).locale == other
 
 
 async def test_help_cancel_and_the_command_menu(emulator):

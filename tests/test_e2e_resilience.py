@@ -33,13 +33,13 @@ async def test_a_failure_is_reported_in_the_persons_language_and_rolled_back(emu
     query = await person.press(T("✅ Send request", lang))
     answer = await person.wait_for_callback_answer(query)
     assert answer.text == T(SORRY, lang) and answer.show_alert
-    assert await requests_of(session, person.id) == []
+    assert await requests_of(session, person) == []
 
     # Once it works again, the same draft goes through: nothing the person typed was lost.
     monkeypatch.undo()
     await person.press(T("✅ Send request", lang))
     await person.wait_for_message(T("Send /my to see how it is going.", lang))
-    assert len(await requests_of(session, person.id)) == 1
+    assert len(await requests_of(session, person)) == 1
 
 
 async def test_a_failing_command_gets_a_message_not_silence(emulator, monkeypatch):

@@ -39,7 +39,7 @@ async def test_a_coordinator_invites_a_social_worker_who_then_receives_requests(
     await newcomer.wait_for_message("桃园社区")
     await zhou.wait_for_message("吴社工", after=zhou_mark, timeout=10)
 
-    row = await user_row(session, newcomer.id)
+    row = await user_row(session, newcomer)
     assert row.has_role(Role.SOCIAL_WORKER) and row.social_worker.home_community.name == "桃园社区"
 
     if lang == "en":
@@ -71,8 +71,8 @@ async def test_an_invite_link_works_once(emulator, session, world):
     await second.send_text(f"/start {payload}")
     await second.wait_for_message(
         T("This invitation link has already been used. Please ask your coordinator for a new one."))
-    assert not (await user_row(session, second.id)).has_role(Role.COORDINATOR)
-    assert (await user_row(session, first.id)).has_role(Role.COORDINATOR)
+    assert not (await user_row(session, second)).has_role(Role.COORDINATOR)
+    assert (await user_row(session, first)).has_role(Role.COORDINATOR)
 
 
 async def test_an_expired_or_unknown_invite_is_refused(emulator, session, world):
@@ -87,7 +87,7 @@ async def test_an_expired_or_unknown_invite_is_refused(emulator, session, world)
     await late.wait_for_message(T("This invitation link has expired. Please ask your coordinator for a new one."))
     await late.send_text("/start inv_made-up-token")
     await late.wait_for_message(T("This invitation link is not valid. Please ask your coordinator for a new one."))
-    assert not (await user_row(session, late.id)).has_role(Role.SOCIAL_WORKER)
+    assert not (await user_row(session, late)).has_role(Role.SOCIAL_WORKER)
 
 
 async def test_only_coordinators_can_invite(emulator, session, world):
@@ -101,7 +101,7 @@ async def test_only_coordinators_can_invite(emulator, session, world):
     li_jing = emulator.user(world.people["li_jing"].telegram_id, "李静")
     await li_jing.send_text("/invite")
     await li_jing.wait_for_message(T("Only coordinators can invite staff."))
-    count = len((await session.scalars(select(Invite).where(Invite.created_by_id == (await user_row(session, resident.id)).id))).all())
+    count = len((await session.scalars(select(Invite).where(Invite.created_by_id == (await user_row(session, resident)).id))).all())
     assert count == 0
 
 

@@ -11,9 +11,11 @@ dead-lettered after `MAX_ATTEMPTS`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import deque
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -31,6 +33,7 @@ from aiogram.utils.i18n import I18n
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.db import WriteGate
 from bot.i18n import render
 from handlers.callbacks import notice_button_data
 from models import OutboxStatus, OutgoingMessage, User, utcnow
@@ -63,6 +66,7 @@ class OutboxSender:
         per_chat_interval: float = 1.0,
         global_rate: float = 30.0,
         poll_interval: float = 2.0,
+        gate: WriteGate | None = None,
     ) -> None:
         self.bot = bot
         self.session_factory = session_factory
@@ -72,6 +76,7 @@ class OutboxSender:
         self.per_chat_interval = per_chat_interval
         self.global_interval = 1.0 / global_rate
         self.poll_interval = poll_interval
+        self.gate = gate
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._chat_ready: dict[int, float] = {}
@@ -82,6 +87,7 @@ class OutboxSender:
     # -- lifecycle -----------------------------------------------------------
     def start(self) -> None:
         if self._task is None:
+            self._stopping.clear()
             self._task = asyncio.create_task(self._run(), name="outbox-sender")
 
     async def stop(self, drain_timeout: float = 10.0) -> None:
@@ -96,6 +102,16 @@ class OutboxSender:
         self._wake.set()
         await self._task
         self._task = None
+
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[AsyncSession]:
+        gate = self.gate() if self.gate is not None else contextlib.nullcontext()
+        async with gate, self.session_factory() as session, session.begin():
+            yield session
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None
 
     def wake(self) -> None:
         """Called after a commit that wrote notices, so they go out at once."""
@@ -124,7 +140,7 @@ class OutboxSender:
 
     async def _release_stale_claims(self) -> None:
         """Rows claimed by a process that died mid-send go back to the queue (at-least-once)."""
-        async with self.session_factory() as session, session.begin():
+        async with self._transaction() as session:
             await session.execute(
                 update(OutgoingMessage)
                 .where(OutgoingMessage.status == OutboxStatus.SENDING,
@@ -134,7 +150,7 @@ class OutboxSender:
 
     async def _claim(self) -> list[_Claimed]:
         now = utcnow()
-        async with self.session_factory() as session, session.begin():
+        async with self._transaction() as session:
             stmt = (
                 select(OutgoingMessage, User)
                 .join(User, User.id == OutgoingMessage.user_id)
@@ -229,7 +245,7 @@ class OutboxSender:
     async def _retry(self, item: _Claimed, *, delay: float, error: str, count: bool) -> None:
         attempts = item.attempts + (1 if count else 0)
         status = OutboxStatus.DEAD if attempts >= MAX_ATTEMPTS else OutboxStatus.PENDING
-        async with self.session_factory() as session, session.begin():
+        async with self._transaction() as session:
             await session.execute(
                 update(OutgoingMessage)
                 .where(OutgoingMessage.id == item.id)
@@ -249,7 +265,7 @@ class OutboxSender:
         blocked_chat: int | None = None,
     ) -> None:
         now = utcnow()
-        async with self.session_factory() as session, session.begin():
+        async with self._transaction() as session:
             await session.execute(
                 update(OutgoingMessage)
                 .where(OutgoingMessage.id == message_id)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-29 02:53:43.966505
+Create Date: 2026-11-29 03:08:07.449104
 """
 
 from __future__ import annotations
@@ -48,8 +48,8 @@ def upgrade() -> None:
     sa.Column('name_en', sa.String(length=100), nullable=True),
     sa.Column('district', sa.String(length=100), nullable=False),
     sa.Column('district_en', sa.String(length=100), nullable=True),
-    sa.Column('district_kind', sa.Enum('street', 'township', name='districtkind', native_enum=False, length=24), nullable=False),
-    sa.Column('area_type', sa.Enum('urban', 'rural', name='areatype', native_enum=False, length=24), nullable=False),
+    sa.Column('district_kind', sa.Enum('street', 'township', name='district_kind', native_enum=False, create_constraint=True, length=24), nullable=False),
+    sa.Column('area_type', sa.Enum('urban', 'rural', name='area_type', native_enum=False, create_constraint=True, length=24), nullable=False),
     sa.Column('station_name', sa.String(length=200), nullable=True),
     sa.Column('organization_id', sa.Integer(), nullable=True),
     sa.Column('timezone', sa.String(length=64), nullable=False),
@@ -97,7 +97,7 @@ def upgrade() -> None:
     op.create_table('invite',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('token', sa.String(length=48), nullable=False),
-    sa.Column('role', sa.Enum('resident', 'volunteer', 'social_worker', 'coordinator', name='role', native_enum=False, length=24), nullable=False),
+    sa.Column('role', sa.Enum('resident', 'volunteer', 'social_worker', 'coordinator', name='role', native_enum=False, create_constraint=True, length=24), nullable=False),
     sa.Column('created_by_id', sa.Integer(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
@@ -115,7 +115,7 @@ def upgrade() -> None:
     sa.Column('template', sa.Text(), nullable=False),
     sa.Column('params', sa.JSON(), nullable=False),
     sa.Column('buttons', sa.JSON(), nullable=False),
-    sa.Column('status', sa.Enum('pending', 'sending', 'sent', 'dead', name='outboxstatus', native_enum=False, length=24), nullable=False),
+    sa.Column('status', sa.Enum('pending', 'sending', 'sent', 'dead', name='status', native_enum=False, create_constraint=True, length=24), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('next_attempt_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('last_error', sa.String(length=500), nullable=True),
@@ -138,8 +138,8 @@ def upgrade() -> None:
     sa.Column('latitude', sa.Float(), nullable=True),
     sa.Column('longitude', sa.Float(), nullable=True),
     sa.Column('contact_phone', sa.String(length=32), nullable=True),
-    sa.Column('urgency', sa.Enum('normal', 'urgent', name='urgency', native_enum=False, length=24), nullable=False),
-    sa.Column('status', sa.Enum('new', 'offered', 'accepted', 'in_progress', 'resolved', 'closed', 'cancelled', name='requeststatus', native_enum=False, length=24), nullable=False),
+    sa.Column('urgency', sa.Enum('normal', 'urgent', name='urgency', native_enum=False, create_constraint=True, length=24), nullable=False),
+    sa.Column('status', sa.Enum('new', 'offered', 'accepted', 'in_progress', 'resolved', 'closed', 'cancelled', name='status', native_enum=False, create_constraint=True, length=24), nullable=False),
     sa.Column('assigned_worker_id', sa.Integer(), nullable=True),
     sa.Column('respond_by', sa.DateTime(timezone=True), nullable=True),
     sa.Column('draft_token', sa.String(length=36), nullable=False),
@@ -176,7 +176,7 @@ def upgrade() -> None:
     )
     op.create_table('user_role',
     sa.Column('user_id', sa.Integer(), nullable=False),
-    sa.Column('role', sa.Enum('resident', 'volunteer', 'social_worker', 'coordinator', name='role', native_enum=False, length=24), nullable=False),
+    sa.Column('role', sa.Enum('resident', 'volunteer', 'social_worker', 'coordinator', name='role', native_enum=False, create_constraint=True, length=24), nullable=False),
     sa.Column('granted_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('granted_by_id', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['granted_by_id'], ['app_user.id'], name=op.f('fk_user_role_granted_by_id_app_user'), ondelete='SET NULL'),
@@ -187,7 +187,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('kind', sa.String(length=40), nullable=False),
     sa.Column('due_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('status', sa.Enum('pending', 'done', 'cancelled', name='reminderstatus', native_enum=False, length=24), nullable=False),
+    sa.Column('status', sa.Enum('pending', 'done', 'cancelled', name='status', native_enum=False, create_constraint=True, length=24), nullable=False),
     sa.Column('request_id', sa.Integer(), nullable=True),
     sa.Column('user_id', sa.Integer(), nullable=True),
     sa.Column('payload', sa.JSON(), nullable=False),
@@ -205,9 +205,9 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('request_id', sa.Integer(), nullable=False),
     sa.Column('actor_id', sa.Integer(), nullable=True),
-    sa.Column('kind', sa.Enum('created', 'announced', 'status_changed', 'cancelled', 'note', name='eventkind', native_enum=False, length=24), nullable=False),
-    sa.Column('from_status', sa.Enum('new', 'offered', 'accepted', 'in_progress', 'resolved', 'closed', 'cancelled', name='requeststatus', native_enum=False, length=24), nullable=True),
-    sa.Column('to_status', sa.Enum('new', 'offered', 'accepted', 'in_progress', 'resolved', 'closed', 'cancelled', name='requeststatus', native_enum=False, length=24), nullable=True),
+    sa.Column('kind', sa.Enum('created', 'announced', 'status_changed', 'cancelled', 'note', name='kind', native_enum=False, create_constraint=True, length=24), nullable=False),
+    sa.Column('from_status', sa.Enum('new', 'offered', 'accepted', 'in_progress', 'resolved', 'closed', 'cancelled', name='from_status', native_enum=False, create_constraint=True, length=24), nullable=True),
+    sa.Column('to_status', sa.Enum('new', 'offered', 'accepted', 'in_progress', 'resolved', 'closed', 'cancelled', name='to_status', native_enum=False, create_constraint=True, length=24), nullable=True),
     sa.Column('note', sa.Text(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['actor_id'], ['app_user.id'], name=op.f('fk_request_event_actor_id_app_user'), ondelete='SET NULL'),
