@@ -63,7 +63,7 @@ def community_page(page: CommunityPage, locale: str) -> InlineKeyboardMarkup:
         paging.append(InlineKeyboardButton(text=_("Next ▶️"), callback_data=CommunityPageCB(page=page.page + 1).pack()))
     if paging:
         builder.row(*paging)
-    builder.row(*_nav_row(back=False))
+    builder.row(*_nav_row())  # Back leads to the choice of language
     return builder.as_markup()
 
 
@@ -95,7 +95,7 @@ def target_groups(groups: Sequence[TargetGroup], locale: str) -> InlineKeyboardM
     builder = InlineKeyboardBuilder()
     for group in groups:
         builder.row(InlineKeyboardButton(text=group.display_name(locale), callback_data=GroupCB(code=group.code).pack()))
-    builder.row(*_nav_row(back=False))
+    builder.row(*_nav_row())  # Back from the first step leads to the main menu
     return builder.as_markup()
 
 

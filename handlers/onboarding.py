@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.services import communities, invites, users
 from bot.services.errors import N_, DomainError
 from handlers import keyboards
-from handlers.callbacks import CommunityPageCB, CommunityPickCB, MenuCB
+from handlers.callbacks import CommunityPageCB, CommunityPickCB, MenuCB, StepCB
 from handlers.filters import not_command
 from handlers.states import Onboarding
 from handlers.texts import bilingual, error_text, locale
@@ -122,6 +122,13 @@ async def community_picked(
         text = _("Your community is {community} ({district}). Whenever you need help, tap the button below or send /new.")
     await query.message.edit_text(text.format(community=name, district=district))
     await query.message.answer(_("What would you like to do?"), reply_markup=keyboards.main_menu(user.roles))
+
+
+@router.callback_query(Onboarding.community, StepCB.filter(F.action == "back"))
+async def community_back(query: CallbackQuery, state: FSMContext, i18n: I18n) -> None:
+    await query.answer()
+    await state.set_state(Onboarding.language)
+    await query.message.edit_text(bilingual(i18n, N_("Please choose your language:")), reply_markup=keyboards.languages())
 
 
 @router.message(Onboarding.community, F.text, not_command)

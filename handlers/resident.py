@@ -346,6 +346,7 @@ async def _cancel_flow(message: Message, state: FSMContext) -> None:
     )
 
 
+@router.callback_query(NewRequest.group, StepCB.filter(F.action == "back"))
 @router.callback_query(NewRequest.service, StepCB.filter(F.action == "back"))
 @router.callback_query(NewRequest.confirm, StepCB.filter(F.action == "back"))
 async def back_pressed(query: CallbackQuery, session: AsyncSession, user: User, state: FSMContext) -> None:
@@ -354,7 +355,10 @@ async def back_pressed(query: CallbackQuery, session: AsyncSession, user: User, 
         return
     await query.answer()
     current = await state.get_state()
-    if current == NewRequest.service.state:
+    if current == NewRequest.group.state:
+        await state.clear()
+        await query.message.edit_text(_("What would you like to do?"), reply_markup=keyboards.main_menu(user.roles))
+    elif current == NewRequest.service.state:
         await state.set_state(NewRequest.group)
         await query.message.edit_text(await _group_text(), reply_markup=await _group_markup(session, user))
     elif current == NewRequest.confirm.state:

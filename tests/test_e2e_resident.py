@@ -35,6 +35,21 @@ async def test_a_newcomer_greets_picks_language_and_community(emulator, session,
     assert row.locale == lang and row.community.name == "桃园社区"
 
 
+async def test_the_community_list_leads_back_to_the_choice_of_language(emulator, session):
+    person = emulator.user(next_telegram_id(), "回头看")
+    await person.send_text("/start")
+    await person.wait_for_message(has_button("English"))
+    await person.press("English")
+    await person.wait_for_message(has_button(COMMUNITY_BUTTON[("晨光社区", "en")]))
+    await person.press(T("⬅️ Back", "en"))
+    await person.wait_for_message(has_button("中文"))
+    await person.press("中文")
+    await person.wait_for_message(has_button(COMMUNITY_BUTTON[("晨光社区", "zh_CN")]))
+    await person.press(COMMUNITY_BUTTON[("晨光社区", "zh_CN")])
+    await person.wait_for_message(T("What would you like to do?"))
+    assert (await user_row(session, person)).locale == "zh_CN"
+
+
 @pytest.mark.parametrize(("lang", "query", "expected"), [("zh_CN", "柳林", "柳林村"), ("en", "taoyuan", "桃园社区")])
 async def test_a_resident_finds_their_community_by_typing_its_name(emulator, session, lang, query, expected):
     person = emulator.user(next_telegram_id(), "搜索者")
@@ -116,6 +131,12 @@ async def test_skipping_location_and_phone_files_a_request_without_them(emulator
 async def test_every_step_has_a_way_back(emulator, session):
     person = await onboard(emulator)
     await person.send_text("/new")
+    first = await person.wait_for_message(has_button("老年人"))
+    assert T("⬅️ Back") in first.buttons and T("✖️ Cancel") in first.buttons
+    await person.press(T("⬅️ Back"))  # step 1 -> the main menu, edited in place
+    menu = await person.wait_for_message(T("What would you like to do?"))
+    assert menu.message_id == first.message_id and T("🙋 Ask for help") in menu.buttons
+    await person.press(T("🙋 Ask for help"))
     await person.wait_for_message(has_button("老年人"))
     await person.press("老年人")
     await person.wait_for_message(has_button(T("⬅️ Back")))
