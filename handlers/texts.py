@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import html
 
+from aiogram.utils.i18n import I18n, get_i18n, ngettext
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.i18n import I18n, get_i18n
-from aiogram.utils.i18n import ngettext
 
 from bot.config import SUPPORTED_LOCALES
 from bot.i18n import STATUS_LABELS

@@ -224,7 +224,7 @@ def test_service_codes_are_unique() -> None:
 
 def test_every_target_group_offers_something() -> None:
     used = {s["target_group"] for s in CATALOGUE["service"]}
-    assert GROUP_CODES == used
+    assert used == GROUP_CODES
 
 
 @pytest.mark.parametrize(("name", "area"), [("晨光社区", AreaType.URBAN), ("柳林村", AreaType.RURAL)])

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from models import EventKind, OutboxStatus, OutgoingMessage, RequestEvent, RequestStatus
-from tests.support import COMMUNITY_BUTTON, LANGUAGE_BUTTON, T, fill_request, has_button, onboard, requests_of, user_row
 from tests.conftest import next_telegram_id
+from tests.support import COMMUNITY_BUTTON, LANGUAGE_BUTTON, T, fill_request, has_button, onboard, requests_of, user_row
 
 pytestmark = pytest.mark.usefixtures("app")
 

@@ -132,10 +132,8 @@ class OutboxSender:
                 await self.send_due()
             except Exception:  # keep the sender alive; the rows stay for the next round
                 log.exception("outbox round failed")
-            try:
+            with contextlib.suppress(TimeoutError):  # no wake-up: poll anyway
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval)
-            except TimeoutError:
-                pass
             self._wake.clear()
 
     async def _release_stale_claims(self) -> None:
