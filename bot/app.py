@@ -5,42 +5,29 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from aiogram import Bot, Dispatcher
+from aiogram import Bot, Dispatcher, F
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.enums import ParseMode
-from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder
-from aiogram.fsm.storage.memory import MemoryStorage
-from aiogram.types import BotCommand, BotCommandScopeDefault
+from aiogram.enums import ChatType, ParseMode
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder
+from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
+from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
 from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.config import SUPPORTED_LOCALES, Settings
+from bot.config import Settings
 from bot.db import WriteGate, make_engine, make_session_factory
 from bot.delivery.sender import OutboxSender
 from bot.i18n import make_i18n
-from bot.middlewares import DbSessionMiddleware, PerUserSerialMiddleware, UserLocaleMiddleware, UserMiddleware
-from bot.services.errors import N_
+from bot.menus import set_default_menus
+from bot.middlewares import DbSessionMiddleware, UserLocaleMiddleware, UserMiddleware
 from handlers import build_routers
 
 log = logging.getLogger(__name__)
 
 # Unfinished flows are forgotten after a day rather than kept forever.
 FSM_TTL_SECONDS = 24 * 3600
-
-COMMANDS: tuple[tuple[str, str], ...] = (
-    ("new", N_("Ask for help")),
-    ("my", N_("My requests")),
-    ("help", N_("What I can do")),
-    ("language", N_("中文 / English")),
-    ("cancel", N_("Stop what you are doing")),
-    ("start", N_("Start again")),
-)
-
-# Telegram picks the menu by the client's language code; zh_CN is the default menu.
-MENU_LANGUAGE_CODES: dict[str, str | None] = {"zh_CN": None, "en": "en"}
-
 
 @dataclass
 class App:
@@ -65,8 +52,6 @@ def make_bot(settings: Settings, token: str) -> Bot:
 
 def make_storage(settings: Settings) -> BaseStorage:
     if settings.redis_url:
-        from aiogram.fsm.storage.redis import RedisStorage
-
         return RedisStorage.from_url(
             settings.redis_url,
             key_builder=DefaultKeyBuilder(with_destiny=True, prefix="linli:fsm"),
@@ -76,9 +61,22 @@ def make_storage(settings: Settings) -> BaseStorage:
     return MemoryStorage()
 
 
-def redis_client(storage: BaseStorage):  # noqa: ANN201 - redis.asyncio.Redis | None
-    """The Redis connection of the FSM storage, shared for locks; None without Redis."""
-    return getattr(storage, "redis", None)
+def make_event_isolation(storage: BaseStorage) -> BaseEventIsolation:
+    """Handle one person's updates one at a time, in order.
+
+    A handler replies before its transaction commits; without this, a quick next
+    tap could be handled against data (and FSM state) from before the previous
+    tap: a community just chosen, a language just switched, Confirm pressed twice.
+    Different people still run concurrently. With Redis it is a redis-py lock,
+    so several bot processes serialise the same person too.
+    """
+    if isinstance(storage, RedisStorage):
+        # redis-py polls a held lock every `sleep` seconds; 0.1 s (its default) is a
+        # noticeable pause between two quick taps.
+        return RedisEventIsolation(
+            redis=storage.redis, key_builder=storage.key_builder, lock_kwargs={"timeout": 60, "sleep": 0.02}
+        )
+    return SimpleEventIsolation()
 
 
 def build_app(settings: Settings, *, engine: AsyncEngine | None = None, per_chat_interval: float = 1.0) -> App:
@@ -89,7 +87,6 @@ def build_app(settings: Settings, *, engine: AsyncEngine | None = None, per_chat
     i18n = make_i18n(settings.default_locale)
     bot = make_bot(settings, token)
     storage = make_storage(settings)
-    redis = redis_client(storage)
     sender = OutboxSender(
         bot,
         session_factory,
@@ -100,11 +97,18 @@ def build_app(settings: Settings, *, engine: AsyncEngine | None = None, per_chat
         gate=gate,
     )
 
-    dp = Dispatcher(storage=storage, settings=settings, i18n=i18n, sender=sender)
-    dp.update.outer_middleware(PerUserSerialMiddleware(redis))
+    # The FSM middleware takes the per-person lock before it reads the state, and
+    # everything below (the DB transaction included) runs inside it.
+    dp = Dispatcher(
+        storage=storage, events_isolation=make_event_isolation(storage), settings=settings, i18n=i18n, sender=sender
+    )
     dp.update.outer_middleware(DbSessionMiddleware(session_factory, on_outbox=sender.wake, gate=gate))
     dp.update.outer_middleware(UserMiddleware(settings.admin_ids))
     UserLocaleMiddleware(i18n).setup(dp)
+    # Requests, phone numbers and summaries belong in a private chat, never in a group
+    # the bot was added to: root filters stop such updates before any router.
+    dp.message.filter(F.chat.type == ChatType.PRIVATE)
+    dp.callback_query.filter(F.message.chat.type == ChatType.PRIVATE)
     dp.include_routers(*build_routers())
 
     app = App(settings, bot, dp, engine, session_factory, i18n, sender, storage)
@@ -120,16 +124,8 @@ def build_app(settings: Settings, *, engine: AsyncEngine | None = None, per_chat
     return app
 
 
-async def set_command_menus(bot: Bot, i18n: I18n) -> None:
-    for locale in SUPPORTED_LOCALES:
-        commands = [BotCommand(command=name, description=i18n.gettext(text, locale=locale)) for name, text in COMMANDS]
-        await bot.set_my_commands(
-            commands, scope=BotCommandScopeDefault(), language_code=MENU_LANGUAGE_CODES[locale]
-        )
-
-
 async def on_startup(app: App) -> None:
-    await set_command_menus(app.bot, app.i18n)
+    await set_default_menus(app.bot, app.i18n)
     app.sender.start()
     me = await app.bot.me()
     log.info("Linli is running as @%s", me.username)

@@ -72,17 +72,18 @@ def format_local_time(moment: datetime, locale: str, tz: str | ZoneInfo) -> str:
     local = moment.astimezone(zone)
     hour12 = local.hour % 12 or 12
     if locale == "zh_CN":
+        # Chinese counts 凌晨0点 after midnight, 中午12点 at noon, then 下午1点.
         if local.hour < 6:
-            period = "凌晨"
+            period, hour = "凌晨", local.hour
         elif local.hour < 12:
-            period = "上午"
+            period, hour = "上午", local.hour
         elif local.hour < 13:
-            period = "中午"
+            period, hour = "中午", local.hour
         elif local.hour < 18:
-            period = "下午"
+            period, hour = "下午", local.hour - 12
         else:
-            period = "晚上"
-        return f"{local.month}月{local.day}日 {period}{hour12}:{local.minute:02d}"
+            period, hour = "晚上", local.hour - 12
+        return f"{local.month}月{local.day}日 {period}{hour}:{local.minute:02d}"
     return f"{local.day} {local.strftime('%b')}, {hour12}:{local.minute:02d} {'AM' if local.hour < 12 else 'PM'}"
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -20,44 +19,6 @@ from models import Role
 log = logging.getLogger(__name__)
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
-
-
-class PerUserSerialMiddleware(BaseMiddleware):
-    """Handle one person's updates one at a time, in order.
-
-    A handler replies before its transaction commits; without this, a quick
-    next tap could be handled against data from before the previous tap (a
-    community just chosen, a language just switched, a Confirm pressed twice).
-    Different people still run concurrently. With Redis configured the lock is
-    a redis-py lock, so several bot processes serialise the same person too.
-    """
-
-    def __init__(self, redis: Any | None = None, *, timeout: float = 60.0) -> None:
-        self.redis = redis
-        self.timeout = timeout
-        self._locks: dict[int, asyncio.Lock] = {}
-        self._waiters: dict[int, int] = {}
-
-    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
-        tg_user: TgUser | None = data.get("event_from_user")
-        if tg_user is None:
-            return await handler(event, data)
-        key = tg_user.id
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        self._waiters[key] = self._waiters.get(key, 0) + 1
-        try:
-            async with lock:
-                if self.redis is None:
-                    return await handler(event, data)
-                async with self.redis.lock(
-                    f"linli:lock:user:{key}", timeout=self.timeout, blocking_timeout=self.timeout
-                ):
-                    return await handler(event, data)
-        finally:
-            self._waiters[key] -= 1
-            if self._waiters[key] == 0:  # forget idle people so the dict does not grow forever
-                del self._waiters[key]
-                self._locks.pop(key, None)
 
 
 class DbSessionMiddleware(BaseMiddleware):

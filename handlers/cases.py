@@ -21,7 +21,7 @@ from bot.services.errors import DomainError
 from handlers import keyboards
 from handlers.callbacks import MenuCB, RequestCB
 from handlers.texts import error_text, locale, status_label
-from models import CANCELLABLE, EventKind, RequestEvent, ServiceRequest, User
+from models import EventKind, RequestEvent, ServiceRequest, User
 
 router = Router(name=__name__)
 
@@ -65,10 +65,14 @@ def request_card(request: ServiceRequest, viewer: User, tz: str) -> str:
     return "\n".join(lines)
 
 
-async def _show_list(message: Message, session: AsyncSession, user: User, *, edit: bool) -> None:
-    mine = await requests.list_for_resident(session, user)
-    if not mine:
+async def _show_list(message: Message, session: AsyncSession, user: User, *, edit: bool, page: int = 0) -> None:
+    mine = await requests.list_for_resident(session, user, page)
+    if not mine.items:
         text = _("You have not asked for help yet. Tap the button below when you need it.")
+    elif mine.pages > 1:
+        text = _("Your requests, newest first (page {page} of {pages}). Tap one to see how it is going:").format(
+            page=mine.page + 1, pages=mine.pages
+        )
     else:
         text = _("Your requests (newest first). Tap one to see how it is going:")
     markup = keyboards.request_list(mine, locale(), status_label)
@@ -86,13 +90,15 @@ async def my_requests(message: Message, session: AsyncSession, user: User) -> No
 @router.callback_query(MenuCB.filter(F.action == "my"))
 async def my_requests_menu(query: CallbackQuery, session: AsyncSession, user: User) -> None:
     await query.answer()
+    # Below a receipt: the receipt stays and the list comes as a new message.
     await _show_list(query.message, session, user, edit=False)
 
 
 @router.callback_query(RequestCB.filter(F.action == "list"))
-async def back_to_list(query: CallbackQuery, session: AsyncSession, user: User) -> None:
+async def back_to_list(query: CallbackQuery, callback_data: RequestCB, session: AsyncSession, user: User) -> None:
     await query.answer()
-    await _show_list(query.message, session, user, edit=True)
+    # From the main menu, a card or another page: the menu is edited in place. The id is the page.
+    await _show_list(query.message, session, user, edit=True, page=callback_data.id)
 
 
 @router.callback_query(RequestCB.filter(F.action == "view"))
@@ -106,9 +112,7 @@ async def open_request(
         return
     await query.answer()
     is_resident = request.resident_id == user.id
-    markup = keyboards.request_actions(
-        request, can_cancel=is_resident and request.status in CANCELLABLE, show_list=is_resident
-    )
+    markup = keyboards.request_actions(request, can_cancel=requests.can_cancel(user, request), show_list=is_resident)
     text = request_card(request, user, request.community.timezone or settings.timezone)
     if is_resident:
         await query.message.edit_text(text, reply_markup=markup)
@@ -126,7 +130,7 @@ async def ask_cancel(query: CallbackQuery, callback_data: RequestCB, session: As
     except DomainError as error:
         await query.answer(error_text(error), show_alert=True)
         return
-    if request.resident_id != user.id or request.status not in CANCELLABLE:
+    if not requests.can_cancel(user, request):
         await query.answer(_("This request cannot be cancelled."), show_alert=True)
         return
     await query.answer()

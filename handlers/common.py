@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aiogram import F, Router
+from aiogram import Bot, F, Router
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
@@ -10,6 +10,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.menus import set_chat_menu
 from bot.services import users
 from bot.services.errors import DomainError
 from handlers import keyboards
@@ -27,7 +28,7 @@ def help_text(user: User) -> str:
         _("/new — ask for help"),
         _("/my — your requests and how they are going"),
         _("/language — 中文 / English"),
-        _("/cancel — stop what you are doing"),
+        _("/cancel — cancel what you are doing"),
     ]
     if user.has_role(Role.COORDINATOR):
         lines.append(_("/invite — invite a social worker or coordinator"))
@@ -43,7 +44,7 @@ async def show_help(message: Message, user: User) -> None:
 async def cancel_anything(message: Message, state: FSMContext, user: User) -> None:
     had_flow = await state.get_state() is not None
     await state.clear()
-    text = _("Stopped. Nothing was sent.") if had_flow else _("There is nothing to stop.")
+    text = _("Cancelled.") if had_flow else _("There is nothing to cancel.")
     await message.answer(text, reply_markup=ReplyKeyboardRemove())
     await message.answer(_("What would you like to do?"), reply_markup=keyboards.main_menu(user.roles))
 
@@ -55,7 +56,13 @@ async def choose_language(message: Message) -> None:
 
 @router.callback_query(LanguageCB.filter())
 async def language_chosen(
-    query: CallbackQuery, callback_data: LanguageCB, user: User, session: AsyncSession, state: FSMContext, i18n: I18n
+    query: CallbackQuery,
+    callback_data: LanguageCB,
+    user: User,
+    session: AsyncSession,
+    state: FSMContext,
+    i18n: I18n,
+    bot: Bot,
 ) -> None:
     try:
         users.set_locale(user, callback_data.code)  # the code is checked against the supported list
@@ -63,6 +70,7 @@ async def language_chosen(
         await query.answer(error_text(error), show_alert=True)
         return
     await query.answer()
+    await set_chat_menu(bot, i18n, query.message.chat.id, user.locale or i18n.default_locale)
     with i18n.use_locale(user.locale or i18n.default_locale):
         await query.message.edit_text(_("Done: I will talk with you in English."))
         if user.community is None:

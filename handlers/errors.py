@@ -22,11 +22,18 @@ async def on_error(event: ErrorEvent, bot: Bot, i18n: I18n, **data: object) -> b
     log.error("update %s failed", update.update_id, exc_info=event.exception)
     locale = data.get("user_locale") or i18n.default_locale
     text = i18n.gettext(SORRY, locale=locale)
+    query, message = update.callback_query, update.message
+    chat_id = message.chat.id if message else (query.from_user.id if query else None)
+    if query is not None:
+        try:
+            await query.answer(text, show_alert=True)
+            return True
+        except Exception:  # already answered before the failure: say it in the chat instead
+            log.info("callback %s already answered; reporting the error in the chat", query.id)
+    if chat_id is None:
+        return True
     try:
-        if update.callback_query is not None:
-            await update.callback_query.answer(text, show_alert=True)
-        elif update.message is not None:
-            await bot.send_message(update.message.chat.id, text)
+        await bot.send_message(chat_id, text)
     except Exception:  # the error report must never raise itself
         log.exception("could not tell the user about the error")
     return True

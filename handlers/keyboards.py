@@ -14,6 +14,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.services.communities import CommunityPage
+from bot.services.requests import RequestPage
 from handlers.callbacks import (
     CommunityPageCB,
     CommunityPickCB,
@@ -84,7 +85,7 @@ def community_matches(found: Sequence[Community], locale: str) -> InlineKeyboard
 def main_menu(roles: frozenset[Role]) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     builder.row(InlineKeyboardButton(text=_("🙋 Ask for help"), callback_data=MenuCB(action="new").pack()))
-    builder.row(InlineKeyboardButton(text=_("📋 My requests"), callback_data=MenuCB(action="my").pack()))
+    builder.row(InlineKeyboardButton(text=_("📋 My requests"), callback_data=RequestCB(action="list", id=0).pack()))
     builder.row(InlineKeyboardButton(text=_("🏘 Change my community"), callback_data=MenuCB(action="community").pack()))
     if Role.COORDINATOR in roles:
         builder.row(InlineKeyboardButton(text=_("✉️ Invite staff"), callback_data=MenuCB(action="invite").pack()))
@@ -155,15 +156,28 @@ def confirm() -> InlineKeyboardMarkup:
     )
 
 
-def request_list(requests: Sequence[ServiceRequest], locale: str, status_label) -> InlineKeyboardMarkup:  # noqa: ANN001
+def after_filing() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[[InlineKeyboardButton(text=_("📋 My requests"), callback_data=MenuCB(action="my").pack())]]
+    )
+
+
+def request_list(page: RequestPage, locale: str, status_label) -> InlineKeyboardMarkup:  # noqa: ANN001
     builder = InlineKeyboardBuilder()
-    for request in requests:
+    for request in page.items:
         builder.row(
             InlineKeyboardButton(
                 text=f"{request.number} · {request.category.display_name(locale)} · {status_label(request.status)}",
                 callback_data=RequestCB(action="view", id=request.id).pack(),
             )
         )
+    paging = []
+    if page.page > 0:
+        paging.append(InlineKeyboardButton(text=_("◀️ Previous"), callback_data=RequestCB(action="list", id=page.page - 1).pack()))
+    if page.page < page.pages - 1:
+        paging.append(InlineKeyboardButton(text=_("Next ▶️"), callback_data=RequestCB(action="list", id=page.page + 1).pack()))
+    if paging:
+        builder.row(*paging)
     builder.row(InlineKeyboardButton(text=_("🙋 Ask for help"), callback_data=MenuCB(action="new").pack()))
     return builder.as_markup()
 

@@ -16,7 +16,7 @@ from handlers import keyboards
 from handlers.callbacks import CommunityPageCB, CommunityPickCB, MenuCB, StepCB
 from handlers.filters import not_command
 from handlers.states import Onboarding
-from handlers.texts import bilingual, error_text, locale
+from handlers.texts import bilingual, error_text, esc, locale
 from models import Role, User
 
 router = Router(name=__name__)
@@ -81,7 +81,7 @@ async def start(message: Message, session: AsyncSession, user: User, state: FSMC
         return
     await message.answer(
         _("Welcome back, {name}! Your community: {community}.").format(
-            name=user.display_name, community=user.community.display_name(locale())
+            name=esc(user.display_name), community=esc(user.community.display_name(locale()))
         ),
         reply_markup=keyboards.main_menu(user.roles),
     )
@@ -106,16 +106,19 @@ async def community_page(
 async def community_picked(
     query: CallbackQuery, callback_data: CommunityPickCB, session: AsyncSession, user: User, state: FSMContext
 ) -> None:
+    purpose = (await state.get_data()).get("purpose")
     try:
-        community = await users.set_home_community(session, user, callback_data.id)
+        if purpose == "staff":
+            community = await users.set_work_community(session, user, callback_data.id)
+        else:
+            community = await users.set_home_community(session, user, callback_data.id)
     except DomainError as error:
         await query.answer(error_text(error), show_alert=True)
         return
-    purpose = (await state.get_data()).get("purpose")
     await state.clear()
     await query.answer()
-    name = community.display_name(locale())
-    district = community.display_district(locale())
+    name = esc(community.display_name(locale()))
+    district = esc(community.display_district(locale()))
     if purpose == "staff":
         text = _("Your home community is {community} ({district}). New requests there will be sent to you here.")
     else:
@@ -137,7 +140,7 @@ async def community_search(message: Message, session: AsyncSession) -> None:
     if not found:
         await message.answer(
             _("I could not find a community called “{query}”. Please try another name, or choose from the list.").format(
-                query=(message.text or "").strip()[:50]
+                query=esc((message.text or "").strip()[:50])
             ),
             reply_markup=keyboards.community_matches([], locale()),
         )

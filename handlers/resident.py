@@ -215,7 +215,7 @@ async def _ask_phone(message: Message, state: FSMContext) -> None:
             [
                 step(5, STEPS_TOTAL),
                 _("May the social worker call you? Tap the button to share your phone number."),
-                _("Only the social workers handling your request will see it. You can also skip this."),
+                _("Only the staff of your community's social work station will see it. You can also skip this."),
             ]
         ),
         reply_markup=keyboards.share_phone(),
@@ -307,12 +307,12 @@ async def confirmed(query: CallbackQuery, session: AsyncSession, user: User, sta
     except DomainError as error:
         await query.answer(error_text(error), show_alert=True)
         return
-    await state.clear()
-    await query.answer()
     request = filed.request
     if not filed.created:
-        await query.message.answer(_("Your request {number} was already received.").format(number=request.number))
+        await query.answer(_("Your request {number} was already received.").format(number=request.number), show_alert=True)
         return
+    # The receipt goes out before the draft is dropped: if Telegram fails here the whole
+    # update rolls back and the draft is still there for the next press.
     await query.message.edit_text(
         "\n".join(
             [
@@ -323,8 +323,25 @@ async def confirmed(query: CallbackQuery, session: AsyncSession, user: User, sta
                 ),
                 _("Send /my to see how it is going."),
             ]
-        )
+        ),
+        reply_markup=keyboards.after_filing(),
     )
+    await query.answer()
+    # Out of the flow, but remember what was filed from this summary, so a late second
+    # press is told so instead of being invited to start again.
+    await state.set_state(None)
+    await state.set_data({"filed_number": request.number, "filed_menu": query.message.message_id})
+
+
+@router.callback_query(StepCB.filter(F.action == "confirm"))
+async def confirmed_again(query: CallbackQuery, state: FSMContext) -> None:
+    data = await state.get_data()
+    if data.get("filed_menu") == query.message.message_id:
+        await query.answer(
+            _("Your request {number} was already received.").format(number=data["filed_number"]), show_alert=True
+        )
+    else:
+        await query.answer(_("This button is no longer active. Send /new to start again."), show_alert=True)
 
 
 # -- back and cancel -----------------------------------------------------------
@@ -342,7 +359,7 @@ async def cancel_pressed(query: CallbackQuery, state: FSMContext) -> None:
 async def _cancel_flow(message: Message, state: FSMContext) -> None:
     await state.clear()
     await message.answer(
-        _("Stopped. Nothing was sent. Send /new whenever you need help."), reply_markup=ReplyKeyboardRemove()
+        _("Cancelled. Your request was not sent. Send /new whenever you need help."), reply_markup=ReplyKeyboardRemove()
     )
 
 

@@ -18,6 +18,11 @@ def bilingual(i18n: I18n, msgid: str) -> str:
     return "\n".join(dict.fromkeys(i18n.gettext(msgid, locale=code) for code in SUPPORTED_LOCALES))
 
 
+def esc(value: object) -> str:
+    """Text from people or data, made safe for an HTML message."""
+    return html.escape(str(value), quote=False)
+
+
 def locale() -> str:
     return get_i18n().current_locale
 

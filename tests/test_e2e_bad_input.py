@@ -134,7 +134,7 @@ async def test_an_old_button_after_cancelling_does_nothing(emulator, session):
     await person.send_text("/new")
     menu = await person.wait_for_message(has_button("老年人"))
     await person.send_text("/cancel")
-    await person.wait_for_message(T("Stopped. Nothing was sent."))
+    await person.wait_for_message(T("Cancelled."))
     query = await person.press("老年人", message_id=menu.message_id)
     answer = await person.wait_for_callback_answer(query)
     assert answer.text == T("This button is no longer active. Send /new to start again.")
@@ -148,10 +148,11 @@ async def test_pressing_confirm_twice_files_one_request(emulator, session):
     first = await person.press(T("✅ Send request"), message_id=summary.message_id)
     second = await person.press(T("✅ Send request"), message_id=summary.message_id)
     await person.wait_for_callback_answer(first)
-    await person.wait_for_callback_answer(second)
-    await emulator.settle()
+    late = await person.wait_for_callback_answer(second)
     requests = await requests_of(session, person)
     assert len(requests) == 1
+    # The late press is told the request is in, not invited to start again.
+    assert late.text == T("Your request {number} was already received.", number=requests[0].number)
     # The second press is told the request was already received (or that the button is spent).
     receipts = [m for m in person.messages if m.text.startswith("✅") and requests[0].number in m.text]
     assert len(receipts) == 1
@@ -219,3 +220,30 @@ async def test_an_unknown_command_and_stray_text(emulator):
     await person.wait_for_message(T("I do not know this command. Send /help to see what I can do."))
     await person.send_text("你好")
     await person.wait_for_message(has_button(T("🙋 Ask for help")))
+
+
+async def test_names_and_searches_that_look_like_html_are_shown_as_typed(emulator, session):
+    person = await onboard(emulator, name="小明<3 & <b>")
+    await person.send_text("/start")
+    welcome = await person.wait_for_message("小明<3 & <b>")
+    assert "小明<3 & <b>" in welcome.text
+    await person.press(T("🏘 Change my community"))
+    await person.wait_for_message(has_button("桃园社区 · 和平街道"))
+    await person.send_text("晨光<小区>")
+    await person.wait_for_message(T(
+        "I could not find a community called “{query}”. Please try another name, or choose from the list.",
+        query="晨光<小区>"))
+
+
+async def test_the_bot_keeps_quiet_in_group_chats(emulator, app):
+    from aiogram.types import Chat, Message, Update
+    from aiogram.types import User as TgUser
+
+    calls_before = len(emulator.calls)
+    someone = TgUser(id=next_telegram_id(), is_bot=False, first_name="群友")
+    group = Chat(id=-100123, type="supergroup", title="晨光社区居民群")
+    for text in ("/new", "/my", "/start"):
+        message = Message(message_id=1, date=0, chat=group, from_user=someone, text=text)
+        await app.dispatcher.feed_update(app.bot, Update(update_id=10**9, message=message))
+    sent = [c for c in emulator.calls[calls_before:] if c.method.lower() != "getupdates"]
+    assert sent == []  # requests, phone numbers and summaries never go to a group

@@ -246,13 +246,53 @@ async def test_language_can_be_switched_and_is_remembered(emulator, session, lan
 async def test_help_cancel_and_the_command_menu(emulator):
     person = await onboard(emulator)
     await person.send_text("/cancel")
-    await person.wait_for_message(T("There is nothing to stop."))
+    await person.wait_for_message(T("There is nothing to cancel."))
     await person.send_text("/new")
     await person.wait_for_message(has_button("老年人"))
     await person.send_text("/cancel")
-    await person.wait_for_message(T("Stopped. Nothing was sent."))
+    await person.wait_for_message(T("Cancelled."))
     # The command menu is set in both languages.
     zh = {c["command"]: c["description"] for c in emulator.commands(language_code=None)}
     en = {c["command"]: c["description"] for c in emulator.commands(language_code="en")}
     assert zh["new"] == "我要求助" and en["new"] == "Ask for help"
     assert set(zh) == set(en) >= {"start", "new", "my", "help", "language", "cancel"}
+
+
+async def test_a_long_history_is_paged(emulator, session, world):
+    from bot.services import requests as request_service
+    from bot.services.catalogue import services_for
+
+    person = await onboard(emulator)
+    resident = await user_row(session, person)
+    [care, *_] = await services_for(session, resident.community, "elderly")
+    for n in range(8):
+        await request_service.file_request(
+            session, resident, request_service.RequestDraft(token=f"bulk-{person.id}-{n}", category_id=care.id,
+                                                            description=f"第{n + 1}次求助：帮忙买菜。"))
+    await session.commit()
+    numbers = [r.number for r in await requests_of(session, person)]
+
+    await person.send_text("/my")
+    first = await person.wait_for_message(lambda m: any(numbers[-1] in b for b in m.buttons))
+    assert not any(numbers[0] in b for b in first.buttons)  # the oldest is on the next page
+    assert T("Your requests, newest first (page {page} of {pages}). Tap one to see how it is going:",
+             page=1, pages=2) in first.text
+    await person.press(T("Next ▶️"))
+    second = await person.wait_for_message(lambda m: any(numbers[0] in b for b in m.buttons))
+    assert second.message_id == first.message_id  # edited in place
+    await person.press(next(b for b in second.buttons if numbers[0] in b))
+    card = await person.wait_for_message(T("Timeline:"))
+    assert "第1次求助" in card.text
+
+
+async def test_the_chosen_language_also_sets_the_chats_command_menu(emulator):
+    person = await onboard(emulator, lang="en")
+    menu = {c["command"]: c["description"] for c in emulator.commands(scope_type="chat", chat_id=person.id)}
+    assert menu["new"] == "Ask for help"
+    await person.send_text("/language")
+    await person.wait_for_message(has_button("中文"))
+    await person.press("中文")
+    await person.wait_for_message(T("Done: I will talk with you in English."))
+    await person.wait_idle(quiet=0.1)
+    menu = {c["command"]: c["description"] for c in emulator.commands(scope_type="chat", chat_id=person.id)}
+    assert menu["new"] == "我要求助" and menu["cancel"] == "取消当前操作"

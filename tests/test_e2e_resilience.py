@@ -78,3 +78,28 @@ async def test_the_outbox_waits_out_a_flood_limit_and_still_delivers(emulator, s
     assert rows and [r.status for r in rows] == [OutboxStatus.SENT] * len(rows)
     # The 429 was written down on the row, and it did not count as a failed attempt.
     assert all(r.telegram_message_id is not None for r in rows)
+
+
+async def test_telegram_failing_at_confirm_keeps_the_draft(emulator, session):
+    person = await onboard(emulator)
+    await fill_request(person, description="需要有人陪我去医院拿药。")
+    emulator.inject_error("editMessageText", error_code=502, description="Bad Gateway")
+    query = await person.press(T("✅ Send request"))
+    answer = await person.wait_for_callback_answer(query)
+    assert answer.text == T(SORRY)
+    assert await requests_of(session, person) == []  # rolled back with the failed receipt
+    # The summary still works: pressing again files the request once.
+    await person.press(T("✅ Send request"))
+    await person.wait_for_message(T("Send /my to see how it is going."))
+    [request] = await requests_of(session, person)
+    assert request.description == "需要有人陪我去医院拿药。"
+
+
+async def test_an_error_after_the_button_was_answered_is_told_in_the_chat(emulator, session):
+    person = await onboard(emulator)
+    await person.send_text("/new")
+    await person.wait_for_message(has_button("老年人"))
+    # The group step answers the button first, then edits the menu: the edit fails.
+    emulator.inject_error("editMessageText", error_code=502, description="Bad Gateway")
+    await person.press("老年人")
+    await person.wait_for_message(T(SORRY))

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,7 +18,7 @@ from sqlalchemy.orm import selectinload
 
 from bot.services import catalogue
 from bot.services.errors import N_, InvalidInput, InvalidState, NotFound, PermissionDenied
-from bot.services.notices import Notice, NoticeButton, enqueue, localized, timestamp
+from bot.services.notices import Notice, NoticeButton, enqueue, localized
 from models import (
     CANCELLABLE,
     EventKind,
@@ -157,6 +157,10 @@ async def file_request(session: AsyncSession, resident: User, draft: RequestDraf
         RequestEvent(request_id=request.id, actor_id=resident.id, kind=EventKind.CREATED,
                      to_status=RequestStatus.NEW, created_at=now)
     )
+    if draft.phone:
+        # Shared with the consent button: remembered, with when the consent was given.
+        resident.phone = draft.phone
+        resident.phone_consent_at = now
     await _announce(session, request, resident)
     return Filed(request, created=True)
 
@@ -195,14 +199,28 @@ async def _announce(session: AsyncSession, request: ServiceRequest, resident: Us
     session.add(RequestEvent(request_id=request.id, kind=EventKind.ANNOUNCED, note=note))
 
 
-async def list_for_resident(session: AsyncSession, resident: User, limit: int = 10) -> list[ServiceRequest]:
+@dataclass(frozen=True)
+class RequestPage:
+    items: list[ServiceRequest]
+    page: int
+    pages: int
+
+
+async def list_for_resident(session: AsyncSession, resident: User, page: int = 0, per_page: int = 6) -> RequestPage:
+    """The resident's requests, newest first, one page at a time."""
+    total = await session.scalar(
+        select(func.count()).select_from(ServiceRequest).where(ServiceRequest.resident_id == resident.id)
+    ) or 0
+    pages = max(1, -(-total // per_page))
+    page = min(max(page, 0), pages - 1)  # an old button may point past the end
     stmt = (
         select(ServiceRequest)
         .where(ServiceRequest.resident_id == resident.id)
         .order_by(ServiceRequest.created_at.desc(), ServiceRequest.id.desc())
-        .limit(limit)
+        .offset(page * per_page)
+        .limit(per_page)
     )
-    return list((await session.scalars(stmt)).all())
+    return RequestPage(list((await session.scalars(stmt)).all()), page, pages)
 
 
 def can_view(user: User, request: ServiceRequest) -> bool:
@@ -214,6 +232,11 @@ def can_view(user: User, request: ServiceRequest) -> bool:
     return bool(
         user.has_role(Role.SOCIAL_WORKER) and worker is not None and worker.home_community_id == request.community_id
     )
+
+
+def can_cancel(user: User, request: ServiceRequest) -> bool:
+    """Only the resident who filed it, and only until it is resolved."""
+    return request.resident_id == user.id and request.status in CANCELLABLE
 
 
 async def get_visible(session: AsyncSession, viewer: User, request_id: int) -> ServiceRequest:
@@ -264,11 +287,13 @@ async def cancel_request(session: AsyncSession, resident: User, request_id: int)
         worker = await session.get(User, request.assigned_worker_id)
         recipients = [worker] if worker else []
     else:
-        recipients = await community_social_workers(session, request.community_id)
+        # Whoever was told of the request is told it is off: the community's social
+        # workers, or the coordinators when none was on duty.
+        recipients = await community_social_workers(session, request.community_id) or await coordinators(session)
     enqueue(
         session,
         *(
-            Notice(r, N_("Request {number} was cancelled by the resident."), {"number": request.number, "at": timestamp(now)})
+            Notice(r, N_("Request {number} was cancelled by the resident."), {"number": request.number})
             for r in recipients
         ),
     )

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import SUPPORTED_LOCALES
-from bot.services.errors import N_, InvalidInput, NotFound
+from bot.services.errors import N_, InvalidInput, InvalidState, NotFound, PermissionDenied
 from models import Community, Role, SocialWorker, User, UserRole, utcnow
 
 
@@ -58,15 +58,38 @@ def set_locale(user: User, locale: str) -> None:
     user.locale = locale
 
 
-async def set_home_community(session: AsyncSession, user: User, community_id: int) -> Community:
+async def _active_community(session: AsyncSession, community_id: int) -> Community:
     community = await session.get(Community, community_id)
     if community is None or not community.active:
         raise NotFound(N_("This community is no longer on the list. Please choose again."))
+    return community
+
+
+async def set_home_community(session: AsyncSession, user: User, community_id: int) -> Community:
+    """Where the person lives: their requests go to this community's social workers."""
+    community = await _active_community(session, community_id)
     user.community = community
-    if user.social_worker is not None and user.has_role(Role.SOCIAL_WORKER):
-        user.social_worker.home_community = community
-        if user.social_worker.organization_id is None:
-            user.social_worker.organization_id = community.organization_id
+    return community
+
+
+async def set_work_community(session: AsyncSession, user: User, community_id: int) -> Community:
+    """Where a social worker works (chosen once, on joining through an invite).
+
+    Kept apart from where they live, so moving house in the bot never moves a
+    social worker's caseload or lets them read another community's requests.
+    """
+    worker = user.social_worker
+    if worker is None or not user.has_role(Role.SOCIAL_WORKER):
+        raise PermissionDenied(N_("Only social workers choose a community to work in."))
+    if worker.home_community_id is not None:
+        raise InvalidState(N_("Your work community is already set. Please ask your coordinator to change it."))
+    community = await _active_community(session, community_id)
+    worker.home_community = community
+    if worker.organization_id is None:
+        worker.organization_id = community.organization_id
+    if user.community is None:
+        user.community = community
+    await session.flush()
     return community
 
 
@@ -78,11 +101,9 @@ async def grant_role(session: AsyncSession, user: User, role: Role, *, granted_b
         return False
     user.role_rows.append(UserRole(role=role, granted_by_id=granted_by.id if granted_by else None))
     if role is Role.SOCIAL_WORKER and user.social_worker is None:
-        profile = SocialWorker(
-            user_id=user.id,
-            home_community_id=user.community_id,
-            organization_id=user.community.organization_id if user.community else None,
-        )
+        # The community they work in is chosen next (set_work_community), not assumed
+        # from where they live.
+        profile = SocialWorker(user_id=user.id)
         session.add(profile)
         user.social_worker = profile
     await session.flush()
