@@ -22,7 +22,9 @@ from bot.delivery.sender import OutboxSender
 from bot.i18n import make_i18n
 from bot.menus import set_default_menus
 from bot.middlewares import DbSessionMiddleware, UserLocaleMiddleware, UserMiddleware
+from bot.services import users
 from handlers import build_routers
+from handlers.callbacks import notice_button_data
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +97,7 @@ def build_app(settings: Settings, *, engine: AsyncEngine | None = None, per_chat
         timezone=settings.timezone,
         per_chat_interval=per_chat_interval,
         gate=gate,
+        pack_button=notice_button_data,
     )
 
     # The FSM middleware takes the per-person lock before it reads the state, and
@@ -103,7 +106,7 @@ def build_app(settings: Settings, *, engine: AsyncEngine | None = None, per_chat
         storage=storage, events_isolation=make_event_isolation(storage), settings=settings, i18n=i18n, sender=sender
     )
     dp.update.outer_middleware(DbSessionMiddleware(session_factory, on_outbox=sender.wake, gate=gate))
-    dp.update.outer_middleware(UserMiddleware(settings.admin_ids))
+    dp.update.outer_middleware(UserMiddleware())
     UserLocaleMiddleware(i18n).setup(dp)
     # Requests, phone numbers and summaries belong in a private chat, never in a group
     # the bot was added to: root filters stop such updates before any router.
@@ -125,6 +128,11 @@ def build_app(settings: Settings, *, engine: AsyncEngine | None = None, per_chat
 
 
 async def on_startup(app: App) -> None:
+    if app.settings.admin_ids:
+        async with app.session_factory() as session, session.begin():
+            granted = await users.ensure_coordinators(session, app.settings.admin_ids)
+        if granted:
+            log.info("ADMIN_IDS made coordinators: %s", ", ".join(map(str, granted)))
     await set_default_menus(app.bot, app.i18n)
     app.sender.start()
     me = await app.bot.me()

@@ -48,7 +48,7 @@ async def _seed(settings: Settings, sample: bool) -> str:
     try:
         async with make_session_factory(engine)() as session, session.begin():
             if sample:
-                world = await seed_sample(session)
+                world = await seed_sample(session, timezone=settings.timezone)
                 return f"catalogue and sample world loaded: {len(world.communities)} communities, {len(world.people)} people"
             report = await load_catalogue(session)
             return f"catalogue loaded: {report.target_groups} target groups, {report.categories} services"
@@ -59,16 +59,11 @@ async def _seed(settings: Settings, sample: bool) -> str:
 async def _grant(settings: Settings, telegram_id: int) -> str:
     from bot.db import make_engine, make_session_factory
     from bot.services import users
-    from models import Role
 
     engine = make_engine(settings.database_url)
     try:
         async with make_session_factory(engine)() as session, session.begin():
-            user = await users.get_by_telegram_id(session, telegram_id)
-            if user is None:
-                # They have not written to the bot yet; the row waits for their first message.
-                user = await users.touch_user(session, users.TelegramProfile(telegram_id, first_name=""))
-            granted = await users.grant_role(session, user, Role.COORDINATOR)
+            granted = await users.ensure_coordinators(session, [telegram_id])
             return f"{telegram_id} is {'now' if granted else 'already'} a coordinator"
     finally:
         await engine.dispose()

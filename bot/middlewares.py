@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import WriteGate
 from bot.services import users
-from models import Role
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +50,6 @@ class DbSessionMiddleware(BaseMiddleware):
 class UserMiddleware(BaseMiddleware):
     """Load (or create on first contact) the `User` row of whoever sent the update."""
 
-    def __init__(self, admin_ids: list[int]) -> None:
-        self.admin_ids = frozenset(admin_ids)
-
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         tg_user: TgUser | None = data.get("event_from_user")
         if tg_user is None or tg_user.is_bot:
@@ -63,9 +59,6 @@ class UserMiddleware(BaseMiddleware):
             session,
             users.TelegramProfile(tg_user.id, tg_user.first_name, tg_user.last_name, tg_user.username),
         )
-        if tg_user.id in self.admin_ids and not user.has_role(Role.COORDINATOR):
-            await users.grant_role(session, user, Role.COORDINATOR)
-            log.info("granted coordinator to ADMIN_IDS member %s", tg_user.id)
         data["user"] = user
         # A plain copy for the error handler: after a rollback the row is expired and detached.
         data["user_locale"] = user.locale

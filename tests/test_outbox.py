@@ -33,6 +33,7 @@ from bot.delivery.sender import MAX_ATTEMPTS, OutboxSender
 from bot.i18n import make_i18n
 from bot.services import users
 from bot.services.notices import Notice, NoticeButton, enqueue, localized, timestamp
+from handlers.callbacks import notice_button_data
 from models import OutboxStatus, OutgoingMessage, User, utcnow
 from tests.conftest import next_telegram_id
 
@@ -125,11 +126,13 @@ def make_sender(session_factory: async_sessionmaker[AsyncSession], i18n: I18n) -
     async def _make(per_chat_interval: float = PER_CHAT) -> tuple[FakeBot, OutboxSender]:
         # Whatever other tests left due goes out first, so this test's rows have the sender to themselves.
         leftovers = OutboxSender(FakeBot(), session_factory, i18n, default_locale="zh_CN",  # type: ignore[arg-type]
-                                 timezone="Asia/Shanghai", per_chat_interval=0, global_rate=10_000)
+                                 timezone="Asia/Shanghai", per_chat_interval=0, global_rate=10_000,
+                                 pack_button=notice_button_data)
         await leftovers.drain()
         bot = FakeBot()
         sender = OutboxSender(bot, session_factory, i18n, default_locale="zh_CN",  # type: ignore[arg-type]
-                              timezone="Asia/Shanghai", per_chat_interval=per_chat_interval, global_rate=1_000)
+                              timezone="Asia/Shanghai", per_chat_interval=per_chat_interval, global_rate=1_000,
+                              pack_button=notice_button_data)
         return bot, sender
 
     return _make

@@ -15,7 +15,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -35,7 +35,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import WriteGate
 from bot.i18n import render
-from handlers.callbacks import notice_button_data
 from models import OutboxStatus, OutgoingMessage, User, utcnow
 
 log = logging.getLogger(__name__)
@@ -67,6 +66,7 @@ class OutboxSender:
         global_rate: float = 30.0,
         poll_interval: float = 2.0,
         gate: WriteGate | None = None,
+        pack_button: Callable[[str, int], str],
     ) -> None:
         self.bot = bot
         self.session_factory = session_factory
@@ -77,6 +77,9 @@ class OutboxSender:
         self.global_interval = 1.0 / global_rate
         self.poll_interval = poll_interval
         self.gate = gate
+        # Turns a notice button (action, ref) into callback data; given by the app,
+        # which knows the handlers' CallbackData factories.
+        self.pack_button = pack_button
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._chat_ready: dict[int, float] = {}
@@ -184,7 +187,7 @@ class OutboxSender:
                 [
                     InlineKeyboardButton(
                         text=self.i18n.gettext(str(b["label"]), locale=locale),
-                        callback_data=notice_button_data(str(b["action"]), int(str(b["ref"]))),
+                        callback_data=self.pack_button(str(b["action"]), int(str(b["ref"]))),
                     )
                 ]
                 for b in buttons

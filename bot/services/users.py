@@ -93,6 +93,22 @@ async def set_work_community(session: AsyncSession, user: User, community_id: in
     return community
 
 
+async def ensure_coordinators(session: AsyncSession, telegram_ids: list[int]) -> list[int]:
+    """Make these Telegram accounts coordinators (the operator's ADMIN_IDS, or the CLI).
+
+    A person who has not written to the bot yet gets their row now; their names
+    arrive with their first message. Returns the ids that were newly granted.
+    """
+    granted: list[int] = []
+    for telegram_id in telegram_ids:
+        user = await get_by_telegram_id(session, telegram_id) or await touch_user(
+            session, TelegramProfile(telegram_id, first_name="")
+        )
+        if await grant_role(session, user, Role.COORDINATOR):
+            granted.append(telegram_id)
+    return granted
+
+
 async def grant_role(session: AsyncSession, user: User, role: Role, *, granted_by: User | None = None) -> bool:
     """Give a role; returns False when the person already had it."""
     if role is Role.RESIDENT:

@@ -22,8 +22,14 @@ class SampleWorld:
     people: dict[str, User]
 
 
-async def seed_sample(session: AsyncSession, *, residents: bool = True, path: Path = SAMPLE_FILE) -> SampleWorld:
-    """Load the catalogue and the sample world; running it again changes nothing."""
+async def seed_sample(
+    session: AsyncSession, *, residents: bool = True, timezone: str = "Asia/Shanghai", path: Path = SAMPLE_FILE
+) -> SampleWorld:
+    """Load the catalogue and the sample world; running it again changes nothing.
+
+    Communities get the operator's TIMEZONE, so request numbers, timelines and
+    notices all read the same clock.
+    """
     await load_catalogue(session)
     data = tomllib.loads(path.read_text(encoding="utf-8"))
 
@@ -49,6 +55,7 @@ async def seed_sample(session: AsyncSession, *, residents: bool = True, path: Pa
         community.district_kind = DistrictKind(item["district_kind"])
         community.area_type = AreaType(item["area_type"])
         community.station_name = item.get("station")
+        community.timezone = item.get("timezone", timezone)
         community.organization = organizations.get(item.get("organization", ""))
         communities[community.name] = community
     await session.flush()
