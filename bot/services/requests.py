@@ -6,6 +6,7 @@ announced to the social workers whose home community it is in.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from zoneinfo import ZoneInfo
@@ -32,6 +33,8 @@ from models import (
     UserRole,
     utcnow,
 )
+
+log = logging.getLogger(__name__)
 
 DESCRIPTION_MAX = 500
 DESCRIPTION_MIN_LETTERS = 2
@@ -187,12 +190,16 @@ async def _announce(session: AsyncSession, request: ServiceRequest, resident: Us
         )
         note = ", ".join(worker.display_name for worker in workers)
     else:
+        staff = await coordinators(session)
+        if not staff:
+            log.warning("request %s in community %s: no social worker on duty and no coordinator to tell",
+                        request.number, request.community_id)
         enqueue(
             session,
             *(
                 Notice(c, N_("⚠️ New request {number} in {community} has no social worker on duty there.\nService: {service}\n“{description}”"),
                        params, view)
-                for c in await coordinators(session)
+                for c in staff
             ),
         )
         note = None
