@@ -4,7 +4,8 @@ Prints figures; never part of the test run. Usage:
 
     python bench/request_flow.py [--residents 50] [--concurrency 10] [--database-url URL]
 
-Each resident walks the whole /new flow (8 updates) and the request is
+Each resident starts the bot, picks a community and walks the whole /new flow
+(10 updates) and the request is
 announced to the community's social worker through the outbox. Reported:
 updates handled per second, per-request latency (p50/p95, from /new to the
 receipt), time until every announcement was delivered, and peak RSS.
@@ -85,7 +86,7 @@ async def main(residents: int, concurrency: int, database_url: str | None) -> No
             await worker.wait_for_message(lambda m: sum("🆕" in x.text for x in worker.messages) >= residents, after=0,
                                           timeout=120)
             all_told = time.perf_counter() - began
-            updates = sum(1 for c in emulator.calls if c.method.lower() == "answercallbackquery")
+            updates = sum(1 for entry in emulator.transcript if entry.direction == "user")
             await app.dispatcher.stop_polling()
             await polling
         await engine.dispose()
@@ -93,11 +94,12 @@ async def main(residents: int, concurrency: int, database_url: str | None) -> No
     q = statistics.quantiles(latencies, n=20)
     backend = "postgresql" if url.startswith("postgresql") else "sqlite"
     print(f"backend={backend} residents={residents} concurrency={concurrency}")
-    print(f"flows completed in {flow_done:.2f}s; {residents * 13 / flow_done:.1f} updates/s (13 updates per resident)")
+    print(f"flows completed in {flow_done:.2f}s; {updates / flow_done:.1f} updates/s ({updates} updates from residents)")
     print(f"request latency /new -> receipt: p50={statistics.median(latencies) * 1000:.0f} ms "
           f"p95={q[18] * 1000:.0f} ms max={max(latencies) * 1000:.0f} ms")
     print(f"all {residents} announcements delivered to the social worker after {all_told:.2f}s")
-    print(f"callback answers: {updates}; peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    print(f"peak RSS of the process (bot, emulator and clients together): "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 
 
 if __name__ == "__main__":
