@@ -247,3 +247,32 @@ async def test_the_bot_keeps_quiet_in_group_chats(emulator, app):
         await app.dispatcher.feed_update(app.bot, Update(update_id=10**9, message=message))
     sent = [c for c in emulator.calls[calls_before:] if c.method.lower() != "getupdates"]
     assert sent == []  # requests, phone numbers and summaries never go to a group
+
+
+async def test_descriptions_that_look_like_html_reach_everyone_as_typed(emulator, session, world):
+    li_jing = emulator.user(world.people["li_jing"].telegram_id, "李静")
+    person = await onboard(emulator, name="<i>邻居</i>")
+    typed = "血压<140 & 心跳>100，<b>头晕</b>"
+    await fill_request(person, description=typed)
+    assert typed in person.last_message.text  # the summary
+    mark = li_jing.mark()
+    await person.press(T("✅ Send request"))
+    await person.wait_for_message(T("Send /my to see how it is going."))
+    notice = await li_jing.wait_for_message(typed, after=mark, timeout=10)
+    await li_jing.press(T("Open request"), message_id=notice.message_id)
+    card = await li_jing.wait_for_message(T("Timeline:"))
+    assert typed in card.text and "<i>邻居</i>" in card.text
+
+
+async def test_a_menu_from_an_abandoned_start_does_not_drive_the_new_one(emulator, session):
+    person = await onboard(emulator)
+    await person.send_text("/new")
+    old = await person.wait_for_message(has_button("老年人"))
+    await person.send_text("/new")
+    new = await person.wait_for_message(has_button("老年人"))
+    assert new.message_id != old.message_id
+    query = await person.press("老年人", message_id=old.message_id)
+    answer = await person.wait_for_callback_answer(query)
+    assert answer.text == T("This button is no longer active. Send /new to start again.")
+    await person.press("老年人", message_id=new.message_id)
+    await person.wait_for_message(has_button("康复训练"))

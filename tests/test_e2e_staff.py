@@ -119,3 +119,18 @@ async def test_a_request_with_no_social_worker_on_duty_reaches_the_coordinators(
     assert "⚠️" in notice.text
     workers = (await session.scalars(select(SocialWorker))).all()
     assert all(w.home_community.name != "柳林村" for w in workers)
+
+
+async def test_admin_ids_become_coordinators_when_the_bot_starts(app, emulator, session):
+    from bot.app import on_startup
+
+    admin_id = next_telegram_id()
+    app.settings.admin_ids = [admin_id]
+    try:
+        await on_startup(app)
+    finally:
+        app.settings.admin_ids = []
+    admin = emulator.user(admin_id, "街道主任")
+    assert (await user_row(session, admin)).has_role(Role.COORDINATOR)
+    await admin.send_text("/invite")
+    await admin.wait_for_message(has_button(T("Social worker")))

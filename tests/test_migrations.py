@@ -150,3 +150,17 @@ def test_the_migrations_render_valid_postgresql() -> None:
         if (match := re.search(r"CREATE TABLE (\w+)", statement)) and (found := duplicate_constraint_names(statement))
     }
     assert duplicates == {}
+
+
+async def test_the_database_itself_refuses_an_unknown_status(engine):
+    """The enum CHECK constraints exist in the migrated schema, on every backend."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    async with engine.connect() as conn:
+        with pytest.raises(IntegrityError):
+            await conn.execute(text(
+                "INSERT INTO reminder (kind, due_at, status, payload, attempts, created_at) "
+                "VALUES ('probe', CURRENT_TIMESTAMP, 'exploded', '{}', 0, CURRENT_TIMESTAMP)"
+            ))
+        await conn.rollback()
