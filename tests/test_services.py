@@ -571,3 +571,50 @@ async def test_a_person_picks_a_supported_language_only(session: AsyncSession) -
     with pytest.raises(InvalidInput):
         users.set_locale(user, "fr")
     assert user.locale == "en"
+
+
+# --- found by mutation testing ---------------------------------------------------------
+
+
+async def test_sharing_a_phone_records_the_consent(world: SampleWorld, session: AsyncSession) -> None:
+    wang = await resident_of(session, world, "晨光社区", "留电话的人")
+    base = await draft(session)
+    with_phone = requests.RequestDraft(token=base.token, category_id=base.category_id,
+                                       description=base.description, phone="+8613911112222")
+
+    filed = await requests.file_request(session, wang, with_phone)
+
+    assert filed.request.contact_phone == "+8613911112222"
+    assert wang.phone == "+8613911112222" and wang.phone_consent_at is not None
+
+
+async def test_a_request_without_a_phone_records_no_consent(world: SampleWorld, session: AsyncSession) -> None:
+    quiet = await resident_of(session, world, "晨光社区", "不留电话的人")
+    await requests.file_request(session, quiet, await draft(session))
+    assert quiet.phone is None and quiet.phone_consent_at is None
+
+
+@pytest.mark.parametrize("status", [RequestStatus.RESOLVED, RequestStatus.CLOSED, RequestStatus.CANCELLED])
+async def test_a_request_past_resolution_cannot_be_cancelled(
+    world: SampleWorld, session: AsyncSession, status: RequestStatus
+) -> None:
+    wang = await resident_of(session, world, "晨光社区", "已解决的人")
+    filed = await requests.file_request(session, wang, await draft(session))
+    filed.request.status = status
+    await session.flush()
+
+    assert not requests.can_cancel(wang, filed.request)
+    with pytest.raises(InvalidState):
+        await requests.cancel_request(session, wang, filed.request.id)
+
+
+async def test_the_community_list_pages_through_every_community(world: SampleWorld, session: AsyncSession) -> None:
+    first = await communities.list_page(session, 0, per_page=2)
+    second = await communities.list_page(session, 1, per_page=2)
+    beyond = await communities.list_page(session, 99, per_page=2)  # an old button past the end
+
+    assert first.pages == second.pages >= 2 and first.page == 0 and second.page == 1
+    assert {c.id for c in first.items}.isdisjoint({c.id for c in second.items})
+    assert beyond.page == first.pages - 1 and beyond.items
+    everyone = [c for p in range(first.pages) for c in (await communities.list_page(session, p, per_page=2)).items]
+    assert {c.name for c in everyone} >= {"晨光社区", "桃园社区", "柳林村"}
