@@ -30,14 +30,14 @@ async def test_a_coordinator_invites_a_social_worker_who_then_receives_requests(
     zhou = emulator.user(world.people["zhou"].telegram_id, "周主任")
     payload = await _invite_link(zhou, T("Social worker"))
 
-    newcomer = emulator.user(next_telegram_id(), "吴社工", language_code="en" if lang == "en" else "zh-hans")
+    newcomer = emulator.user(next_telegram_id(), "吴<社工>", language_code="en" if lang == "en" else "zh-hans")
     zhou_mark = zhou.mark()
     await newcomer.send_text(f"/start {payload}")
     await newcomer.wait_for_message(T("Welcome to Linli! You are now registered as a social worker."))
     await newcomer.wait_for_message(has_button(COMMUNITY_BUTTON[("桃园社区", "zh_CN")]))
     await newcomer.press(COMMUNITY_BUTTON[("桃园社区", "zh_CN")])
     await newcomer.wait_for_message("桃园社区")
-    await zhou.wait_for_message("吴社工", after=zhou_mark, timeout=10)
+    await zhou.wait_for_message("吴<社工>", after=zhou_mark, timeout=10)
 
     row = await user_row(session, newcomer)
     assert row.has_role(Role.SOCIAL_WORKER) and row.social_worker.home_community.name == "桃园社区"
@@ -59,6 +59,7 @@ async def test_a_coordinator_invites_a_social_worker_who_then_receives_requests(
     await newcomer.press(T("Open request", lang), message_id=notice.message_id)
     card = await newcomer.wait_for_message(T("Timeline:", lang))
     assert "孩子爸爸失业了" in card.text
+    assert "吴<社工>" in card.text  # the timeline names who was told, as typed
 
 
 async def test_an_invite_link_works_once(emulator, session, world):

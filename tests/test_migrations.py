@@ -164,3 +164,31 @@ async def test_the_database_itself_refuses_an_unknown_status(engine):
                 "VALUES ('probe', CURRENT_TIMESTAMP, 'exploded', '{}', 0, CURRENT_TIMESTAMP)"
             ))
         await conn.rollback()
+
+
+async def test_every_enum_column_has_its_check_constraint(engine):
+    """Each enum column is guarded by ck_<table>_<column> in the migrated database."""
+    from sqlalchemy import Enum, inspect
+
+    from models import Base
+
+    expected = {
+        (table.name, f"ck_{table.name}_{column.name}")
+        for table in Base.metadata.sorted_tables
+        for column in table.columns
+        if isinstance(column.type, Enum)
+    }
+    assert len(expected) >= 10
+
+    def present(sync_conn):
+        inspector = inspect(sync_conn)
+        return {
+            (table, check["name"])
+            for table in inspector.get_table_names()
+            for check in inspector.get_check_constraints(table)
+        }
+
+    async with engine.connect() as conn:
+        found = await conn.run_sync(present)
+        await conn.rollback()
+    assert expected <= found, sorted(expected - found)
