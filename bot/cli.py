@@ -70,9 +70,21 @@ async def _grant(settings: Settings, telegram_id: int) -> str:
 
 
 async def _run(settings: Settings) -> None:
+    from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
+
     from bot.app import build_app
 
     app = build_app(settings)
+    try:
+        # Ask Telegram who we are first: a wrong token or no route is one clear line, not a traceback.
+        await app.bot.me()
+    except TelegramUnauthorizedError:
+        await app.bot.session.close()
+        raise ConfigError("BOT_TOKEN: Telegram does not accept this token; check it with @BotFather") from None
+    except TelegramNetworkError as error:
+        await app.bot.session.close()
+        where = settings.telegram_api_base or "api.telegram.org"
+        raise ConfigError(f"TELEGRAM_API_BASE: cannot reach {where} ({error.message})") from None
     await app.dispatcher.start_polling(app.bot, handle_signals=True)
 
 

@@ -60,3 +60,36 @@ def test_the_demo_tells_the_story_without_token_or_network(tmp_path: Path, lang:
     else:
         assert "请核对您的求助：" in transcript and "进展记录：" in transcript
     assert not list(tmp_path.iterdir())  # the demo leaves nothing behind
+
+
+def test_a_token_telegram_refuses_stops_with_one_line(tmp_path: Path):
+    import asyncio
+    import threading
+
+    from bot.emulator import BotAPIEmulator
+
+    # The emulator answers 401 Unauthorized to any token but its own.
+    ready = threading.Event()
+    box: dict[str, object] = {}
+
+    def serve() -> None:
+        async def main() -> None:
+            async with BotAPIEmulator("999:RIGHT") as emu:
+                box["url"] = emu.base_url
+                ready.set()
+                while not box.get("stop"):
+                    await asyncio.sleep(0.05)
+
+        asyncio.run(main())
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    assert ready.wait(10)
+    try:
+        result = linli("run", cwd=tmp_path, env={"BOT_TOKEN": "123:WRONG", "TELEGRAM_API_BASE": str(box["url"]),
+                                                 "DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}"})
+    finally:
+        box["stop"] = True
+        thread.join(10)
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "BOT_TOKEN" in result.stderr and "Traceback" not in result.stderr

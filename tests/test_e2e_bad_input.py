@@ -9,7 +9,7 @@ import pytest
 from handlers.callbacks import RequestCB
 from models import RequestStatus
 from tests.conftest import next_telegram_id
-from tests.support import LANGUAGE_BUTTON, T, fill_request, has_button, onboard, requests_of
+from tests.support import COMMUNITY_BUTTON, LANGUAGE_BUTTON, T, fill_request, has_button, onboard, requests_of
 
 pytestmark = pytest.mark.usefixtures("app")
 
@@ -50,7 +50,9 @@ async def test_a_bad_description_is_explained_and_the_draft_kept(emulator, sessi
 
 async def test_an_empty_message_is_refused_by_telegram_and_the_step_survives(emulator):
     person = await _at_description_step(emulator)
-    # Telegram clients cannot send an empty text; a sticker is the closest "nothing said".
+    # Telegram clients cannot send an empty text at all; a sticker is the closest "nothing said".
+    with pytest.raises(ValueError):
+        await person.send_text("")
     await person.send_sticker()
     await person.wait_for_message(T("Please type your description as a text message."))
     await person.send_text("需要有人帮忙买菜。")
@@ -88,25 +90,23 @@ async def test_someone_elses_phone_number_is_refused(emulator, session):
     await person.wait_for_message(T("Please tap the button below to share your number, or “Skip”."))
 
 
-async def test_unknown_community_name(emulator, session):
+@pytest.mark.parametrize("lang", ["zh_CN", "en"])
+async def test_unknown_community_name(emulator, session, lang):
+    not_found = "I could not find a community called “{query}”. Please try another name, or choose from the list."
     person = emulator.user(next_telegram_id(), "迷路的人")
     await person.send_text("/start")
-    await person.wait_for_message(has_button("中文"))
-    await person.press("中文")
-    await person.wait_for_message(has_button("晨光社区 · 和平街道"))
+    await person.wait_for_message(has_button(LANGUAGE_BUTTON[lang]))
+    await person.press(LANGUAGE_BUTTON[lang])
+    await person.wait_for_message(has_button(COMMUNITY_BUTTON[("晨光社区", lang)]))
     await person.send_text("不存在的社区")
-    reply = await person.wait_for_message(T(
-        "I could not find a community called “{query}”. Please try another name, or choose from the list.",
-        query="不存在的社区"))
-    assert T("📋 Show the whole list") in reply.buttons
+    reply = await person.wait_for_message(T(not_found, lang, query="不存在的社区"))
+    assert T("📋 Show the whole list", lang) in reply.buttons
     await person.send_text("%")  # a LIKE wildcard is not a match-all
-    await person.wait_for_message(T(
-        "I could not find a community called “{query}”. Please try another name, or choose from the list.",
-        query="%"))
-    await person.press(T("📋 Show the whole list"))
-    await person.wait_for_message(has_button("晨光社区 · 和平街道"))
+    await person.wait_for_message(T(not_found, lang, query="%"))
+    await person.press(T("📋 Show the whole list", lang))
+    await person.wait_for_message(has_button(COMMUNITY_BUTTON[("晨光社区", lang)]))
     await person.send_photo()
-    await person.wait_for_message(T("Please type the name of your community, or tap it in the list above."))
+    await person.wait_for_message(T("Please type the name of your community, or tap it in the list above.", lang))
 
 
 @pytest.mark.parametrize("lang", ["zh_CN", "en"])
@@ -129,15 +129,17 @@ async def test_new_as_the_very_first_message(emulator, session):
     await person.wait_for_message(T("Please choose your community first, so the right social worker gets your request."))
 
 
-async def test_an_old_button_after_cancelling_does_nothing(emulator, session):
-    person = await onboard(emulator)
+@pytest.mark.parametrize("lang", ["zh_CN", "en"])
+async def test_an_old_button_after_cancelling_does_nothing(emulator, session, lang):
+    group = "老年人" if lang == "zh_CN" else "Older people"
+    person = await onboard(emulator, lang=lang)
     await person.send_text("/new")
-    menu = await person.wait_for_message(has_button("老年人"))
+    menu = await person.wait_for_message(has_button(group))
     await person.send_text("/cancel")
-    await person.wait_for_message(T("Cancelled."))
-    query = await person.press("老年人", message_id=menu.message_id)
+    await person.wait_for_message(T("Cancelled.", lang))
+    query = await person.press(group, message_id=menu.message_id)
     answer = await person.wait_for_callback_answer(query)
-    assert answer.text == T("This button is no longer active. Send /new to start again.")
+    assert answer.text == T("This button is no longer active. Send /new to start again.", lang)
     assert await requests_of(session, person) == []
 
 
@@ -240,13 +242,14 @@ async def test_the_bot_keeps_quiet_in_group_chats(emulator, app):
     from aiogram.types import User as TgUser
 
     calls_before = len(emulator.calls)
+    group_id = -100123
     someone = TgUser(id=next_telegram_id(), is_bot=False, first_name="群友")
-    group = Chat(id=-100123, type="supergroup", title="晨光社区居民群")
+    group = Chat(id=group_id, type="supergroup", title="晨光社区居民群")
     for text in ("/new", "/my", "/start"):
         message = Message(message_id=1, date=0, chat=group, from_user=someone, text=text)
         await app.dispatcher.feed_update(app.bot, Update(update_id=10**9, message=message))
-    sent = [c for c in emulator.calls[calls_before:] if c.method.lower() != "getupdates"]
-    assert sent == []  # requests, phone numbers and summaries never go to a group
+    to_group = [c for c in emulator.calls[calls_before:] if str(c.params.get("chat_id")) == str(group_id)]
+    assert to_group == []  # requests, phone numbers and summaries never go to a group
 
 
 async def test_descriptions_that_look_like_html_reach_everyone_as_typed(emulator, session, world):
@@ -276,3 +279,40 @@ async def test_a_menu_from_an_abandoned_start_does_not_drive_the_new_one(emulato
     assert answer.text == T("This button is no longer active. Send /new to start again.")
     await person.press("老年人", message_id=new.message_id)
     await person.wait_for_message(has_button("康复训练"))
+
+
+@pytest.mark.parametrize("lang", ["zh_CN", "en"])
+@pytest.mark.parametrize("step", ["menu", "description", "location", "phone", "summary"])
+async def test_cancel_at_any_step_leaves_the_flow_and_files_nothing(emulator, session, lang, step):
+    group, service = ("老年人", "康复训练") if lang == "zh_CN" else ("Older people", "Rehabilitation")
+    person = await onboard(emulator, lang=lang)
+    await person.send_text("/new")
+    await person.wait_for_message(has_button(group))
+    if step != "menu":
+        await person.press(group)
+        await person.wait_for_message(has_button(service))
+        await person.press(service)
+        await person.wait_for_message(T("Please tell us in a few words what help you need.", lang))
+    if step in {"location", "phone", "summary"}:
+        await person.send_text("腿伤后需要康复训练。")
+        await person.wait_for_message(T("If you would like a home visit, you can send your location.", lang))
+    if step in {"phone", "summary"}:
+        await person.tap_reply(T("Skip", lang))
+        await person.wait_for_message(
+            T("May the social worker call you? Tap the button to share your phone number.", lang))
+    if step == "summary":
+        await person.tap_reply(T("Skip", lang))
+        await person.wait_for_message(has_button(T("✅ Send request", lang)))
+
+    if step in {"menu", "summary"}:
+        await person.press(T("✖️ Cancel", lang))  # an inline button
+    else:
+        await person.tap_reply(T("✖️ Cancel", lang))  # a reply-keyboard button
+    done = await person.wait_for_message(
+        T("Cancelled. Your request was not sent. Send /new whenever you need help.", lang))
+    assert person.reply_keyboard is None or person.reply_keyboard.get("remove_keyboard")
+    assert done.buttons == []
+    assert await requests_of(session, person) == []
+    # Out of the flow: typing now is not taken as a description.
+    await person.send_text("腿伤后需要康复训练。")
+    await person.wait_for_message(has_button(T("🙋 Ask for help", lang)))
