@@ -143,18 +143,20 @@ async def test_an_old_button_after_cancelling_does_nothing(emulator, session, la
     assert await requests_of(session, person) == []
 
 
-async def test_pressing_confirm_twice_files_one_request(emulator, session):
-    person = await onboard(emulator)
-    await fill_request(person)
+@pytest.mark.parametrize("lang", ["zh_CN", "en"])
+async def test_pressing_confirm_twice_files_one_request(emulator, session, lang):
+    person = await onboard(emulator, lang=lang)
+    await fill_request(person, lang=lang, group="老年人" if lang == "zh_CN" else "Older people",
+                       service="康复训练" if lang == "zh_CN" else "Rehabilitation")
     summary = person.last_message
-    first = await person.press(T("✅ Send request"), message_id=summary.message_id)
-    second = await person.press(T("✅ Send request"), message_id=summary.message_id)
+    first = await person.press(T("✅ Send request", lang), message_id=summary.message_id)
+    second = await person.press(T("✅ Send request", lang), message_id=summary.message_id)
     await person.wait_for_callback_answer(first)
     late = await person.wait_for_callback_answer(second)
     requests = await requests_of(session, person)
     assert len(requests) == 1
     # The late press is told the request is in, not invited to start again.
-    assert late.text == T("Your request {number} was already received.", number=requests[0].number)
+    assert late.text == T("Your request {number} was already received.", lang, number=requests[0].number)
     # The second press is told the request was already received (or that the button is spent).
     receipts = [m for m in person.messages if m.text.startswith("✅") and requests[0].number in m.text]
     assert len(receipts) == 1
@@ -173,14 +175,15 @@ async def test_confirm_pressed_twice_at_the_same_moment(emulator, session):
     assert len(await requests_of(session, person)) == 1
 
 
-async def test_forged_callback_data_cannot_open_or_cancel_anothers_request(emulator, session):
+@pytest.mark.parametrize("lang", ["zh_CN", "en"])
+async def test_forged_callback_data_cannot_open_or_cancel_anothers_request(emulator, session, lang):
     owner = await onboard(emulator, name="甲")
     await fill_request(owner)
     await owner.press(T("✅ Send request"))
     await owner.wait_for_message(T("Send /my to see how it is going."))
     [request] = await requests_of(session, owner)
 
-    intruder = await onboard(emulator, name="乙")
+    intruder = await onboard(emulator, name="乙", lang=lang)
     anchor = intruder.last_message
     for action, msgid in (
         ("view", "This request is not yours to open."),
@@ -189,7 +192,7 @@ async def test_forged_callback_data_cannot_open_or_cancel_anothers_request(emula
     ):
         query = await intruder.press_data(RequestCB(action=action, id=request.id).pack(), message_id=anchor.message_id)
         answer = await intruder.wait_for_callback_answer(query)
-        assert answer.text == T(msgid) and answer.show_alert
+        assert answer.text == T(msgid, lang) and answer.show_alert
     assert not any(request.number in m.text for m in intruder.messages)
     [still] = await requests_of(session, owner)
     assert still.status is RequestStatus.NEW
@@ -198,8 +201,8 @@ async def test_forged_callback_data_cannot_open_or_cancel_anothers_request(emula
     for data in ("rq:view:not-a-number", "rq:explode:1", "xx:1", RequestCB(action="view", id=10**9).pack()):
         query = await intruder.press_data(data, message_id=anchor.message_id)
         answer = await intruder.wait_for_callback_answer(query)
-        assert answer.text in {T("This button is no longer active. Send /new to start again."),
-                               T("This request could not be found.")}
+        assert answer.text in {T("This button is no longer active. Send /new to start again.", lang),
+                               T("This request could not be found.", lang)}
 
 
 async def test_a_cancelled_request_cannot_be_cancelled_again(emulator, session):
