@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,31 +21,26 @@ def alembic_config(database_url: str | None = None) -> Config:
     return config
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    """Migrate through an existing engine's connection (works for in-process SQLite too)."""
+async def _on_engine(engine: AsyncEngine, step: Callable[[Config, str], None], revision: str) -> None:
+    """Run an Alembic command through an existing engine's connection (in-process SQLite too)."""
 
-    def _upgrade(connection) -> None:  # noqa: ANN001 - a sync Connection
+    def _run(connection: Connection) -> None:
         config = alembic_config()
         config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+        step(config, revision)
 
     async with engine.begin() as connection:
-        await connection.run_sync(_upgrade)
+        await connection.run_sync(_run)
+
+
+async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+    await _on_engine(engine, command.upgrade, revision)
 
 
 async def downgrade(engine: AsyncEngine, revision: str) -> None:
-    def _downgrade(connection) -> None:  # noqa: ANN001
-        config = alembic_config()
-        config.attributes["connection"] = connection
-        command.downgrade(config, revision)
-
-    async with engine.begin() as connection:
-        await connection.run_sync(_downgrade)
+    await _on_engine(engine, command.downgrade, revision)
 
 
 def upgrade_url(database_url: str, revision: str = "head") -> None:
     """Blocking variant for the CLI; Alembic runs its own event loop in env.py."""
     command.upgrade(alembic_config(database_url), revision)
-
-
-__all__ = ["alembic_config", "asyncio", "downgrade", "upgrade", "upgrade_url"]

@@ -6,8 +6,6 @@ received. Every press looks the request up again and checks who may see it.
 
 from __future__ import annotations
 
-import html
-
 from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
@@ -20,7 +18,7 @@ from bot.services import requests
 from bot.services.errors import DomainError
 from handlers import keyboards
 from handlers.callbacks import MenuCB, RequestCB
-from handlers.texts import error_text, locale, status_label
+from handlers.texts import error_text, esc, locale, status_label
 from models import EventKind, RequestEvent, ServiceRequest, User
 
 router = Router(name=__name__)
@@ -32,7 +30,7 @@ def _event_line(event: RequestEvent, request: ServiceRequest, tz: str) -> str:
         what = _("request filed")
     elif event.kind is EventKind.ANNOUNCED:
         what = (
-            _("social workers told: {names}").format(names=html.escape(event.note))
+            _("social workers told: {names}").format(names=esc(event.note))
             if event.note
             else _("no social worker on duty; coordinators told")
         )
@@ -41,7 +39,7 @@ def _event_line(event: RequestEvent, request: ServiceRequest, tz: str) -> str:
     elif event.kind is EventKind.STATUS_CHANGED and event.to_status is not None:
         what = _("status: {status}").format(status=status_label(event.to_status))
     else:
-        what = html.escape(event.note or "")
+        what = esc(event.note or "")
     return f"• {when} — {what}"
 
 
@@ -49,14 +47,14 @@ def request_card(request: ServiceRequest, viewer: User, tz: str) -> str:
     lines = [
         _("Request <b>{number}</b>").format(number=request.number),
         _("Status: {status}").format(status=status_label(request.status)),
-        _("Community: {community}").format(community=html.escape(request.community.display_name(locale()))),
-        _("Service: {service}").format(service=html.escape(request.category.display_name(locale()))),
-        _("Description: {description}").format(description=html.escape(request.description)),
+        _("Community: {community}").format(community=esc(request.community.display_name(locale()))),
+        _("Service: {service}").format(service=esc(request.category.display_name(locale()))),
+        _("Description: {description}").format(description=esc(request.description)),
     ]
     if viewer.id != request.resident_id:
-        lines.append(_("Resident: {name}").format(name=html.escape(request.resident.display_name)))
+        lines.append(_("Resident: {name}").format(name=esc(request.resident.display_name)))
         if request.contact_phone:
-            lines.append(_("Phone: {phone}").format(phone=html.escape(request.contact_phone)))
+            lines.append(_("Phone: {phone}").format(phone=esc(request.contact_phone)))
         if request.latitude is not None:
             lines.append(_("Location: {location}").format(location=_("sent, shown below")))
     lines.append("")

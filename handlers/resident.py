@@ -8,7 +8,6 @@ person has moved on, and are answered with a clear message.
 
 from __future__ import annotations
 
-import html
 import uuid
 
 from aiogram import F, Router
@@ -25,7 +24,7 @@ from handlers.callbacks import GroupCB, MenuCB, ServiceCB, StepCB
 from handlers.filters import not_command
 from handlers.onboarding import show_community_page
 from handlers.states import STEPS_TOTAL, Draft, NewRequest
-from handlers.texts import error_text, locale, response_time, step
+from handlers.texts import error_text, esc, locale, response_time, step
 from models import User
 
 router = Router(name=__name__)
@@ -117,7 +116,7 @@ async def service_chosen(
     draft.category_id = category.id
     draft.menu_id = None
     await draft.save(state)
-    await query.message.edit_text(_("✔️ Service: {service}").format(service=html.escape(category.display_name(locale()))))
+    await query.message.edit_text(_("✔️ Service: {service}").format(service=esc(category.display_name(locale()))))
     await _ask_description(query.message, state)
 
 
@@ -176,7 +175,7 @@ async def _ask_location(message: Message, state: FSMContext) -> None:
     )
 
 
-@router.message(NewRequest.location, F.location, not_command)
+@router.message(NewRequest.location, F.location)
 async def location_shared(message: Message, state: FSMContext) -> None:
     draft = await Draft.load(state)
     if draft is None:
@@ -222,7 +221,7 @@ async def _ask_phone(message: Message, state: FSMContext) -> None:
     )
 
 
-@router.message(NewRequest.phone, F.contact, not_command)
+@router.message(NewRequest.phone, F.contact)
 async def phone_shared(message: Message, session: AsyncSession, user: User, state: FSMContext) -> None:
     draft = await Draft.load(state)
     if draft is None:
@@ -276,11 +275,11 @@ async def _summary_text(session: AsyncSession, user: User, draft: Draft) -> str:
     return "\n".join(
         [
             _("Please check your request:"),
-            _("Community: {community}").format(community=html.escape(user.community.display_name(locale()))),
-            _("Service: {service}").format(service=html.escape(service)),
-            _("Description: {description}").format(description=html.escape(draft.description or "")),
+            _("Community: {community}").format(community=esc(user.community.display_name(locale()))),
+            _("Service: {service}").format(service=esc(service)),
+            _("Description: {description}").format(description=esc(draft.description or "")),
             _("Location: {location}").format(location=_("sent") if draft.latitude is not None else _("not given")),
-            _("Phone: {phone}").format(phone=html.escape(draft.phone) if draft.phone else _("not given")),
+            _("Phone: {phone}").format(phone=esc(draft.phone) if draft.phone else _("not given")),
             _("Tap “Send request” if this is right."),
         ]
     )
@@ -318,7 +317,7 @@ async def confirmed(query: CallbackQuery, session: AsyncSession, user: User, sta
             [
                 _("✅ Your request is received. Number: <b>{number}</b>").format(number=request.number),
                 _("A social worker of {community} will contact you within {time}.").format(
-                    community=html.escape(request.community.display_name(locale())),
+                    community=esc(request.community.display_name(locale())),
                     time=response_time(request.category.response_minutes),
                 ),
                 _("Send /my to see how it is going."),

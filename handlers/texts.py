@@ -28,7 +28,7 @@ def locale() -> str:
 
 
 def error_text(error: DomainError) -> str:
-    params = {k: html.escape(str(v), quote=False) for k, v in error.params.items()}
+    params = {k: esc(v) for k, v in error.params.items()}
     return _(error.message).format(**params)
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services.paging import clamp_page
 from models import Community
 
 MAX_QUERY_LENGTH = 50
@@ -21,8 +22,7 @@ class CommunityPage:
 
 async def list_page(session: AsyncSession, page: int, per_page: int = 6) -> CommunityPage:
     total = await session.scalar(select(func.count()).select_from(Community).where(Community.active.is_(True))) or 0
-    pages = max(1, -(-total // per_page))
-    page = min(max(page, 0), pages - 1)  # an old button may point past the end
+    page, pages = clamp_page(total, page, per_page)
     stmt = (
         select(Community)
         .where(Community.active.is_(True))

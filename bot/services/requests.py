@@ -20,6 +20,7 @@ from sqlalchemy.orm import selectinload
 from bot.services import catalogue
 from bot.services.errors import N_, InvalidInput, InvalidState, NotFound, PermissionDenied
 from bot.services.notices import Notice, NoticeButton, enqueue, localized
+from bot.services.paging import clamp_page
 from models import (
     CANCELLABLE,
     EventKind,
@@ -218,8 +219,7 @@ async def list_for_resident(session: AsyncSession, resident: User, page: int = 0
     total = await session.scalar(
         select(func.count()).select_from(ServiceRequest).where(ServiceRequest.resident_id == resident.id)
     ) or 0
-    pages = max(1, -(-total // per_page))
-    page = min(max(page, 0), pages - 1)  # an old button may point past the end
+    page, pages = clamp_page(total, page, per_page)
     stmt = (
         select(ServiceRequest)
         .where(ServiceRequest.resident_id == resident.id)
