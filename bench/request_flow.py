@@ -27,9 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bot.app import build_app  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.db import make_engine, make_session_factory  # noqa: E402
-from bot.emulator import BotAPIEmulator  # noqa: E402
 from bot.migrate import upgrade  # noqa: E402
 from bot.services.world import seed_sample  # noqa: E402
+from tgemu import BotAPIEmulator  # noqa: E402
 
 TOKEN = "200000:LINLI-BENCH"
 

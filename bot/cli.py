@@ -99,8 +99,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings.require_token()
             asyncio.run(_run(settings))
         elif args.command == "demo":
-            from bot.demo import run_demo
-
+            try:
+                from bot.demo import run_demo
+            except ModuleNotFoundError as exc:
+                if exc.name != "tgemu":
+                    raise
+                # The production image leaves the emulator out.
+                print("linli demo needs the tgemu package: install Linli from a source checkout (pip install -e .)")
+                return 1
             return asyncio.run(run_demo("zh_CN" if args.lang == "zh" else args.lang))
         elif args.command == "db":
             from bot.migrate import upgrade_url

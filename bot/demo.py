@@ -17,10 +17,10 @@ from sqlalchemy import select, update
 from bot.app import build_app
 from bot.config import Settings
 from bot.db import make_engine, make_session_factory
-from bot.emulator import BotAPIEmulator
 from bot.migrate import upgrade
 from bot.services.world import seed_sample
 from models import ServiceRequest, User
+from tgemu import BotAPIEmulator
 
 TOKEN = "100000:LINLI-DEMO"
 

@@ -20,9 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.app import App, build_app
 from bot.config import Settings
 from bot.db import make_engine, make_session_factory
-from bot.emulator import BotAPIEmulator
 from bot.migrate import upgrade
 from bot.services.world import SampleWorld, seed_sample
+from tgemu import BotAPIEmulator
 
 TOKEN = "123456:LINLI-TEST"
 _running_apps: list[App] = []

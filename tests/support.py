@@ -7,11 +7,11 @@ from functools import lru_cache
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.emulator import BotAPIEmulator
-from bot.emulator.user import EmulatedUser
 from bot.i18n import make_i18n
 from models import ServiceRequest, User
 from tests.conftest import next_telegram_id
+from tgemu import BotAPIEmulator
+from tgemu.user import EmulatedUser
 
 LANGUAGE_BUTTON = {"zh_CN": "中文", "en": "English"}
 COMMUNITY_BUTTON = {

@@ -66,7 +66,7 @@ def test_a_token_telegram_refuses_stops_with_one_line(tmp_path: Path):
     import asyncio
     import threading
 
-    from bot.emulator import BotAPIEmulator
+    from tgemu import BotAPIEmulator
 
     # The emulator answers 401 Unauthorized to any token but its own.
     ready = threading.Event()

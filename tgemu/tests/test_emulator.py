@@ -35,9 +35,9 @@ from aiogram.types import (
 )
 from aiohttp import web
 
-from bot.emulator import ApiError, BotAPIEmulator, EmulatedUser
-from bot.emulator.formatting import format_message_text, parse_html, parse_markdown_v2
-from bot.emulator.media import make_png
+from tgemu import ApiError, BotAPIEmulator, EmulatedUser
+from tgemu.formatting import format_message_text, parse_html, parse_markdown_v2
+from tgemu.media import make_png
 
 pytestmark = pytest.mark.asyncio
 
