@@ -16,13 +16,16 @@ from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
 from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.clock import Clock, SystemClock
 from bot.config import Settings
-from bot.db import WriteGate, make_engine, make_session_factory
+from bot.db import make_engine, make_session_factory
+from bot.delivery.retry import RetryRequestMiddleware
 from bot.delivery.sender import OutboxSender
 from bot.i18n import make_i18n
 from bot.menus import set_default_menus
 from bot.middlewares import DbSessionMiddleware, UserLocaleMiddleware, UserMiddleware
 from bot.services import users
+from bot.transaction import CommitBeforeSend
 from handlers import build_routers
 from handlers.callbacks import notice_button_data
 
@@ -41,6 +44,13 @@ class App:
     i18n: I18n
     sender: OutboxSender
     storage: BaseStorage
+    clock: Clock
+
+    async def start_polling(self, **kwargs: object) -> None:
+        """Long polling with the update concurrency the database pool is sized for."""
+        await self.dispatcher.start_polling(
+            self.bot, tasks_concurrency_limit=self.settings.update_concurrency, **kwargs
+        )
 
 
 def make_bot(settings: Settings, token: str) -> Bot:
@@ -49,6 +59,9 @@ def make_bot(settings: Settings, token: str) -> Bot:
         if settings.telegram_api_base
         else AiohttpSession()
     )
+    # Outermost first: the update's work is committed once, then the call is retried if Telegram is busy.
+    session.middleware(CommitBeforeSend())
+    session.middleware(RetryRequestMiddleware())
     return Bot(token=token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
 
@@ -81,11 +94,17 @@ def make_event_isolation(storage: BaseStorage) -> BaseEventIsolation:
     return SimpleEventIsolation()
 
 
-def build_app(settings: Settings, *, engine: AsyncEngine | None = None, per_chat_interval: float = 1.0) -> App:
+def build_app(
+    settings: Settings,
+    *,
+    engine: AsyncEngine | None = None,
+    per_chat_interval: float = 1.0,
+    clock: Clock | None = None,
+) -> App:
     token = settings.require_token()
-    engine = engine or make_engine(settings.database_url)
+    clock = clock or SystemClock()
+    engine = engine or make_engine(settings.database_url, concurrency=settings.update_concurrency)
     session_factory = make_session_factory(engine)
-    gate = WriteGate(engine)
     i18n = make_i18n(settings.default_locale)
     bot = make_bot(settings, token)
     storage = make_storage(settings)
@@ -96,16 +115,21 @@ def build_app(settings: Settings, *, engine: AsyncEngine | None = None, per_chat
         default_locale=settings.default_locale,
         timezone=settings.timezone,
         per_chat_interval=per_chat_interval,
-        gate=gate,
         pack_button=notice_button_data,
+        clock=clock,
     )
 
     # The FSM middleware takes the per-person lock before it reads the state, and
     # everything below (the DB transaction included) runs inside it.
     dp = Dispatcher(
-        storage=storage, events_isolation=make_event_isolation(storage), settings=settings, i18n=i18n, sender=sender
+        storage=storage,
+        events_isolation=make_event_isolation(storage),
+        settings=settings,
+        i18n=i18n,
+        sender=sender,
+        clock=clock,
     )
-    dp.update.outer_middleware(DbSessionMiddleware(session_factory, on_outbox=sender.wake, gate=gate))
+    dp.update.outer_middleware(DbSessionMiddleware(session_factory, on_outbox=sender.wake))
     dp.update.outer_middleware(UserMiddleware())
     UserLocaleMiddleware(i18n).setup(dp)
     # Requests, phone numbers and summaries belong in a private chat, never in a group
@@ -114,7 +138,7 @@ def build_app(settings: Settings, *, engine: AsyncEngine | None = None, per_chat
     dp.callback_query.filter(F.message.chat.type == ChatType.PRIVATE)
     dp.include_routers(*build_routers())
 
-    app = App(settings, bot, dp, engine, session_factory, i18n, sender, storage)
+    app = App(settings, bot, dp, engine, session_factory, i18n, sender, storage, clock)
 
     async def _startup() -> None:
         await on_startup(app)
@@ -130,7 +154,7 @@ def build_app(settings: Settings, *, engine: AsyncEngine | None = None, per_chat
 async def on_startup(app: App) -> None:
     if app.settings.admin_ids:
         async with app.session_factory() as session, session.begin():
-            granted = await users.ensure_coordinators(session, app.settings.admin_ids)
+            granted = await users.ensure_coordinators(session, app.settings.admin_ids, now=app.clock.now())
         if granted:
             log.info("ADMIN_IDS made coordinators: %s", ", ".join(map(str, granted)))
     await set_default_menus(app.bot, app.i18n)

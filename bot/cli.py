@@ -40,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def _seed(settings: Settings, sample: bool) -> str:
+    from bot.clock import SystemClock
     from bot.db import make_engine, make_session_factory
     from bot.services.catalogue import load_catalogue
     from bot.services.world import seed_sample
@@ -48,7 +49,7 @@ async def _seed(settings: Settings, sample: bool) -> str:
     try:
         async with make_session_factory(engine)() as session, session.begin():
             if sample:
-                world = await seed_sample(session, timezone=settings.timezone)
+                world = await seed_sample(session, timezone=settings.timezone, now=SystemClock().now())
                 return f"catalogue and sample world loaded: {len(world.communities)} communities, {len(world.people)} people"
             report = await load_catalogue(session)
             return f"catalogue loaded: {report.target_groups} target groups, {report.categories} services"
@@ -57,13 +58,14 @@ async def _seed(settings: Settings, sample: bool) -> str:
 
 
 async def _grant(settings: Settings, telegram_id: int) -> str:
+    from bot.clock import SystemClock
     from bot.db import make_engine, make_session_factory
     from bot.services import users
 
     engine = make_engine(settings.database_url)
     try:
         async with make_session_factory(engine)() as session, session.begin():
-            granted = await users.ensure_coordinators(session, [telegram_id])
+            granted = await users.ensure_coordinators(session, [telegram_id], now=SystemClock().now())
             return f"{telegram_id} is {'now' if granted else 'already'} a coordinator"
     finally:
         await engine.dispose()
@@ -85,7 +87,7 @@ async def _run(settings: Settings) -> None:
         await app.bot.session.close()
         where = settings.telegram_api_base or "api.telegram.org"
         raise ConfigError(f"TELEGRAM_API_BASE: cannot reach {where} ({error.message})") from None
-    await app.dispatcher.start_polling(app.bot, handle_signals=True)
+    await app.start_polling(handle_signals=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     invite_ttl_hours: int = Field(default=72, ge=1, le=24 * 30)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Updates handled at once (aiogram's tasks_concurrency_limit); the PostgreSQL pool is sized to it.
+    update_concurrency: int = Field(default=16, ge=1, le=200)
 
     @field_validator("bot_token", mode="before")
     @classmethod

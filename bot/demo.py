@@ -15,6 +15,7 @@ from pathlib import Path
 from sqlalchemy import select, update
 
 from bot.app import build_app
+from bot.clock import SystemClock
 from bot.config import Settings
 from bot.db import make_engine, make_session_factory
 from bot.migrate import upgrade
@@ -45,7 +46,7 @@ async def run_demo(lang: str = "zh_CN", *, out=print) -> int:  # noqa: ANN001 - 
         await upgrade(engine)
         session_factory = make_session_factory(engine)
         async with session_factory() as session, session.begin():
-            world = await seed_sample(session, residents=False)
+            world = await seed_sample(session, residents=False, now=SystemClock().now())
             # The staff read the transcript's language too.
             await session.execute(update(User).where(User.locale.is_not(None)).values(locale=lang))
 
@@ -56,7 +57,7 @@ async def run_demo(lang: str = "zh_CN", *, out=print) -> int:  # noqa: ANN001 - 
             app = build_app(settings, engine=engine, per_chat_interval=0.05)
             t = lambda msgid: app.i18n.gettext(msgid, locale=lang)  # noqa: E731 - the bot's own labels
             polling = asyncio.create_task(
-                app.dispatcher.start_polling(app.bot, handle_signals=False, polling_timeout=1)
+                app.start_polling(handle_signals=False, polling_timeout=1)
             )
             try:
                 li_jing = world.people["li_jing"]

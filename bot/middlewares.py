@@ -12,8 +12,9 @@ from aiogram.types import User as TgUser
 from aiogram.utils.i18n import I18n, I18nMiddleware
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db import WriteGate
+from bot.clock import Clock
 from bot.services import users
+from bot.transaction import WROTE, end_transaction, update_scope
 
 log = logging.getLogger(__name__)
 
@@ -21,29 +22,28 @@ Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
 
 class DbSessionMiddleware(BaseMiddleware):
-    """Open a session per update; commit once on success, roll back on any error."""
+    """One session per update; its work is committed before any reply (`bot.transaction`).
 
-    def __init__(
-        self,
-        session_factory: async_sessionmaker[AsyncSession],
-        on_outbox: Callable[[], None],
-        gate: WriteGate,
-    ) -> None:
+    What is left open when the handler returns is committed here; on any error
+    the open work is rolled back. Nothing here holds a lock: on SQLite the
+    single pooled connection is taken only while a transaction is open.
+    """
+
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession], on_outbox: Callable[[], None]) -> None:
         self.session_factory = session_factory
         self.on_outbox = on_outbox
-        self.gate = gate
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
-        async with self.gate(), self.session_factory() as session:
+        async with self.session_factory() as session:
             data["session"] = session
-            try:
-                result = await handler(event, data)
-            except BaseException:
-                await session.rollback()
-                raise
-            await session.commit()
-            if session.info.pop("outbox_written", False):
-                self.on_outbox()
+            with update_scope(session, self.on_outbox):
+                try:
+                    result = await handler(event, data)
+                except BaseException:
+                    session.info.pop(WROTE, None)
+                    await session.rollback()
+                    raise
+                await end_transaction(session)
             return result
 
 
@@ -55,9 +55,11 @@ class UserMiddleware(BaseMiddleware):
         if tg_user is None or tg_user.is_bot:
             return await handler(event, data)
         session: AsyncSession = data["session"]
+        clock: Clock = data["clock"]
         user = await users.touch_user(
             session,
             users.TelegramProfile(tg_user.id, tg_user.first_name, tg_user.last_name, tg_user.username),
+            now=clock.now(),
         )
         data["user"] = user
         # A plain copy for the error handler: after a rollback the row is expired and detached.

@@ -12,6 +12,7 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.clock import Clock
 from bot.config import Settings
 from bot.i18n import format_local_time
 from bot.services import requests
@@ -141,9 +142,11 @@ async def ask_cancel(query: CallbackQuery, callback_data: RequestCB, session: As
 
 
 @router.callback_query(RequestCB.filter(F.action == "cancel_yes"))
-async def cancel_confirmed(query: CallbackQuery, callback_data: RequestCB, session: AsyncSession, user: User) -> None:
+async def cancel_confirmed(
+    query: CallbackQuery, callback_data: RequestCB, session: AsyncSession, user: User, clock: Clock
+) -> None:
     try:
-        request = await requests.cancel_request(session, user, callback_data.id)
+        request = await requests.cancel_request(session, user, callback_data.id, now=clock.now())
     except DomainError as error:
         await query.answer(error_text(error), show_alert=True)
         return

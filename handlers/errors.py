@@ -9,11 +9,14 @@ from aiogram.types import ErrorEvent
 from aiogram.utils.i18n import I18n
 
 from bot.services.errors import N_
+from bot.transaction import committed
 
 log = logging.getLogger(__name__)
 router = Router(name=__name__)
 
-SORRY = N_("Sorry, something went wrong on our side and nothing was saved. Please try again in a moment.")
+NOT_SAVED = N_("Sorry, something went wrong on our side and nothing was saved. Please try again in a moment.")
+# Something of this update was committed before the failure: saying "nothing was saved" would be false.
+SORRY = N_("Sorry, something went wrong on our side. Please check with /my before trying again.")
 
 
 @router.errors()
@@ -21,7 +24,7 @@ async def on_error(event: ErrorEvent, bot: Bot, i18n: I18n, **data: object) -> b
     update = event.update
     log.error("update %s failed", update.update_id, exc_info=event.exception)
     locale = data.get("user_locale") or i18n.default_locale
-    text = i18n.gettext(SORRY, locale=locale)
+    text = i18n.gettext(SORRY if committed(data) else NOT_SAVED, locale=locale)
     query, message = update.callback_query, update.message
     chat_id = message.chat.id if message else (query.from_user.id if query else None)
     if query is not None:

@@ -10,6 +10,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.clock import Clock
 from bot.services import communities, invites, users
 from bot.services.errors import N_, DomainError
 from handlers import keyboards
@@ -42,12 +43,12 @@ async def show_community_page(
 
 @router.message(CommandStart(deep_link=True, magic=F.args.startswith(invites.INVITE_PREFIX)))
 async def start_with_invite(
-    message: Message, command: CommandObject, session: AsyncSession, user: User, state: FSMContext
+    message: Message, command: CommandObject, session: AsyncSession, user: User, state: FSMContext, clock: Clock
 ) -> None:
     await state.clear()
     token = (command.args or "").removeprefix(invites.INVITE_PREFIX)
     try:
-        invite = await invites.redeem_invite(session, user, token)
+        invite = await invites.redeem_invite(session, user, token, now=clock.now())
     except DomainError as error:
         await message.answer(error_text(error))
         return

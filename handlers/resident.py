@@ -17,6 +17,7 @@ from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.clock import Clock
 from bot.services import catalogue, requests
 from bot.services.errors import DomainError, InvalidInput
 from handlers import keyboards
@@ -286,7 +287,7 @@ async def _summary_text(session: AsyncSession, user: User, draft: Draft) -> str:
 
 
 @router.callback_query(NewRequest.confirm, StepCB.filter(F.action == "confirm"))
-async def confirmed(query: CallbackQuery, session: AsyncSession, user: User, state: FSMContext) -> None:
+async def confirmed(query: CallbackQuery, session: AsyncSession, user: User, state: FSMContext, clock: Clock) -> None:
     draft = await _current_draft(query, state)
     if draft is None:
         return
@@ -302,6 +303,7 @@ async def confirmed(query: CallbackQuery, session: AsyncSession, user: User, sta
                 longitude=draft.longitude,
                 phone=draft.phone,
             ),
+            now=clock.now(),
         )
     except DomainError as error:
         await query.answer(error_text(error), show_alert=True)

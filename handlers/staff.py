@@ -8,6 +8,7 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.clock import Clock
 from bot.config import Settings
 from bot.i18n import format_local_time
 from bot.services import invites
@@ -37,11 +38,17 @@ async def invite_menu(query: CallbackQuery) -> None:
 
 @router.callback_query(InviteCB.filter())
 async def invite_role_chosen(
-    query: CallbackQuery, callback_data: InviteCB, session: AsyncSession, user: User, settings: Settings, bot: Bot
+    query: CallbackQuery,
+    callback_data: InviteCB,
+    session: AsyncSession,
+    user: User,
+    settings: Settings,
+    bot: Bot,
+    clock: Clock,
 ) -> None:
     try:
         role = Role(callback_data.role)
-        invite = await invites.create_invite(session, user, role, settings.invite_ttl_hours)
+        invite = await invites.create_invite(session, user, role, settings.invite_ttl_hours, now=clock.now())
     except ValueError:
         await query.answer(_("This button is no longer active."), show_alert=True)
         return

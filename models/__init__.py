@@ -1,6 +1,6 @@
 """SQLAlchemy 2 typed models, one module per aggregate. Import from here."""
 
-from models.base import Base, UTCDateTime, utcnow
+from models.base import Base, UTCDateTime
 from models.catalogue import ServiceCategory, TargetGroup
 from models.community import AreaType, Community, DistrictKind, Organization
 from models.outbox import OutboxStatus, OutgoingMessage
@@ -44,5 +44,4 @@ __all__ = [
     "User",
     "UserRole",
     "UTCDateTime",
-    "utcnow",
 ]

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, str_enum, utcnow
+from models.base import Base, str_enum
 
 
 class OutboxStatus(enum.StrEnum):
@@ -33,8 +33,8 @@ class OutgoingMessage(Base):
     buttons: Mapped[list[Any]] = mapped_column(JSON, default=list)
     status: Mapped[OutboxStatus] = mapped_column(str_enum(OutboxStatus, "status"), default=OutboxStatus.PENDING)
     attempts: Mapped[int] = mapped_column(default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column()
     last_error: Mapped[str | None] = mapped_column(String(500))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column()
     sent_at: Mapped[datetime | None]
     telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)

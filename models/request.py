@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import Base, str_enum, utcnow
+from models.base import Base, str_enum
 from models.catalogue import ServiceCategory
 from models.community import Community
 from models.user import User
@@ -76,8 +76,8 @@ class ServiceRequest(Base):
     respond_by: Mapped[datetime | None]
     draft_token: Mapped[str] = mapped_column(String(36))
     version: Mapped[int] = mapped_column(default=1)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column()
     resolved_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
@@ -102,7 +102,7 @@ class RequestEvent(Base):
     from_status: Mapped[RequestStatus | None] = mapped_column(str_enum(RequestStatus, "from_status"))
     to_status: Mapped[RequestStatus | None] = mapped_column(str_enum(RequestStatus, "to_status"))
     note: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column()
 
     request: Mapped[ServiceRequest] = relationship(back_populates="events")
     actor: Mapped[User | None] = relationship()

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import Base, str_enum, utcnow
+from models.base import Base, str_enum
 from models.community import Community, Organization
 
 
@@ -37,8 +37,8 @@ class User(Base):
     phone: Mapped[str | None] = mapped_column(String(32))
     phone_consent_at: Mapped[datetime | None]
     blocked_bot_at: Mapped[datetime | None]
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column()
+    last_seen_at: Mapped[datetime] = mapped_column()
 
     community: Mapped[Community | None] = relationship(lazy="joined")
     role_rows: Mapped[list[UserRole]] = relationship(
@@ -67,7 +67,7 @@ class UserRole(Base):
 
     user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), primary_key=True)
     role: Mapped[Role] = mapped_column(str_enum(Role, "role"), primary_key=True)
-    granted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    granted_at: Mapped[datetime] = mapped_column()
     granted_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
 
     user: Mapped[User] = relationship(back_populates="role_rows", foreign_keys=[user_id])
@@ -84,7 +84,7 @@ class SocialWorker(Base):
     is_supervisor: Mapped[bool] = mapped_column(default=False)
     on_duty: Mapped[bool] = mapped_column(default=True)
     capacity: Mapped[int] = mapped_column(default=10)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column()
 
     user: Mapped[User] = relationship(back_populates="social_worker")
     home_community: Mapped[Community | None] = relationship(lazy="joined")
@@ -100,7 +100,7 @@ class Invite(Base):
     token: Mapped[str] = mapped_column(String(48), unique=True)
     role: Mapped[Role] = mapped_column(str_enum(Role, "role"))
     created_by_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column()
     expires_at: Mapped[datetime]
     used_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
     used_at: Mapped[datetime | None]

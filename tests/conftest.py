@@ -18,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.app import App, build_app
+from bot.clock import ManualClock
 from bot.config import Settings
 from bot.db import make_engine, make_session_factory
 from bot.migrate import upgrade
@@ -25,6 +26,9 @@ from bot.services.world import SampleWorld, seed_sample
 from tgemu import BotAPIEmulator
 
 TOKEN = "123456:LINLI-TEST"
+# The one clock of the running bot and of the services the tests call: it stands
+# still until a test moves it (CLOCK.advance(minutes=31)); nothing sleeps to wait for time.
+CLOCK = ManualClock()
 _running_apps: list[App] = []
 _ids = itertools.count(700_000)
 
@@ -87,7 +91,7 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 @pytest.fixture(scope="session")
 async def world(session_factory: async_sessionmaker[AsyncSession]) -> SampleWorld:
     async with session_factory() as session, session.begin():
-        return await seed_sample(session)
+        return await seed_sample(session, now=CLOCK.now())
 
 
 @pytest.fixture(scope="session")
@@ -111,10 +115,10 @@ async def app(
         telegram_api_base=emulator.base_url,
         _env_file=None,
     )
-    application = build_app(settings, engine=engine, per_chat_interval=0.02)
+    application = build_app(settings, engine=engine, per_chat_interval=0.02, clock=CLOCK)
     _running_apps.append(application)
     polling = asyncio.create_task(
-        application.dispatcher.start_polling(application.bot, handle_signals=False, polling_timeout=1)
+        application.start_polling(handle_signals=False, polling_timeout=1)
     )
     # Wait until the bot is polling before any test acts.
     for _ in range(200):
@@ -142,3 +146,17 @@ async def quiet_outbox() -> AsyncIterator[None]:
     yield
     for app in paused:
         app.sender.start()
+
+
+@pytest.fixture
+def commit_failure():
+    """`commit_failure.arm()` makes the bot's next writing commit fail."""
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    from tests.support import CommitFailure
+
+    failure = CommitFailure()
+    event.listen(Session, "before_commit", failure.before_commit)
+    yield failure
+    event.remove(Session, "before_commit", failure.before_commit)

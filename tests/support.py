@@ -53,17 +53,23 @@ async def onboard(
     return person
 
 
+ELDERLY = {"zh_CN": "老年人", "en": "Older people"}
+DAILY_CARE = {"zh_CN": "生活照料（买菜、陪同就医等）", "en": "Daily help (shopping, hospital visits…)"}
+
+
 async def fill_request(
     person: EmulatedUser,
     *,
     lang: str = "zh_CN",
-    group: str = "老年人",
-    service: str = "生活照料（买菜、陪同就医等）",
+    group: str | None = None,
+    service: str | None = None,
     description: str = "上周摔了一跤，需要有人帮忙买菜。",
     location: bool = False,
     phone: bool = False,
 ) -> None:
     """Walk /new up to the summary (not confirmed)."""
+    group = group or ELDERLY[lang]
+    service = service or DAILY_CARE[lang]
     await person.send_text("/new")
     await person.wait_for_message(has_button(group))
     await person.press(group)
@@ -112,3 +118,31 @@ async def user_row(session: AsyncSession, person: EmulatedUser) -> User | None:
     user = await session.scalar(select(User).where(User.telegram_id == telegram_id))
     await session.commit()  # end the read transaction: on SQLite it holds the write lock
     return user
+
+
+class CommitFailure:
+    """Make the next commit of an update that changed rows fail, as a lost database would.
+
+    Armed by a test right before the person's action; only the bot's per-update
+    sessions are affected (their session is the one `bot.transaction` knows), so
+    the test's own reads and the outbox sender commit as usual.
+    """
+
+    def __init__(self) -> None:
+        self.armed = 0
+        self.fired = 0
+
+    def arm(self, times: int = 1) -> None:
+        self.armed = times
+
+    def before_commit(self, session) -> None:  # noqa: ANN001 - a sync Session
+        from bot.transaction import WROTE, current_session
+
+        current = current_session()
+        if not self.armed or current is None or current.sync_session is not session:
+            return
+        if not session.info.get(WROTE) and not (session.new or session.dirty or session.deleted):
+            return
+        self.armed -= 1
+        self.fired += 1
+        raise ConnectionError("injected: the database went away at commit")

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from models import EventKind, OutboxStatus, OutgoingMessage, RequestEvent, RequestStatus
-from tests.conftest import next_telegram_id
+from tests.conftest import CLOCK, next_telegram_id
 from tests.support import COMMUNITY_BUTTON, LANGUAGE_BUTTON, T, fill_request, has_button, onboard, requests_of, user_row
 
 pytestmark = pytest.mark.usefixtures("app")
@@ -268,7 +268,7 @@ async def test_a_long_history_is_paged(emulator, session, world):
     for n in range(8):
         await request_service.file_request(
             session, resident, request_service.RequestDraft(token=f"bulk-{person.id}-{n}", category_id=care.id,
-                                                            description=f"第{n + 1}次求助：帮忙买菜。"))
+                                                            description=f"第{n + 1}次求助：帮忙买菜。"), now=CLOCK.now())
     await session.commit()
     numbers = [r.number for r in await requests_of(session, person)]
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from bot.services import requests as request_service
 from models import OutboxStatus, OutgoingMessage
+from tests.conftest import CLOCK
 from tests.support import T, fill_request, has_button, onboard, requests_of
 
 pytestmark = pytest.mark.usefixtures("app")
@@ -53,7 +54,7 @@ async def test_a_failing_command_gets_a_message_not_silence(emulator, monkeypatc
     await person.wait_for_message(T(SORRY))
 
 
-async def test_the_outbox_waits_out_a_flood_limit_and_still_delivers(emulator, session, world):
+async def test_the_outbox_waits_out_a_flood_limit_and_still_delivers(emulator, session, world, app):
     li_jing = emulator.user(world.people["li_jing"].telegram_id, "李静")
     person = await onboard(emulator)
     await fill_request(person, description="想请人陪我去社区医院量血压。")
@@ -63,9 +64,16 @@ async def test_the_outbox_waits_out_a_flood_limit_and_still_delivers(emulator, s
     await person.press(T("✅ Send request"))
     receipt = await person.wait_for_message(T("Send /my to see how it is going."))
     number = re.search(r"\d{4}-\d{6}", receipt.text).group(0)
+    for _ in range(200):
+        if any(f.error_code == 429 for f in emulator.failures):
+            break
+        await asyncio.sleep(0.02)
+    assert any(f.error_code == 429 for f in emulator.failures)
+    # The message waits for retry_after on the bot's clock, not on the wall clock.
+    CLOCK.advance(seconds=1)
+    app.sender.wake()
     notice = await li_jing.wait_for_message(number, after=mark, timeout=15)
     assert has_button(T("Open request"))(notice)
-    assert any(f.error_code == 429 for f in emulator.failures)
     # The sender records the outcome just after Telegram accepted the message.
     for _ in range(100):
         session.expire_all()
@@ -81,17 +89,15 @@ async def test_the_outbox_waits_out_a_flood_limit_and_still_delivers(emulator, s
     assert all(r.telegram_message_id is not None for r in rows)
 
 
-async def test_telegram_failing_at_confirm_keeps_the_draft(emulator, session):
+@pytest.mark.parametrize(("code", "retry_after"), [(502, 0), (429, 1)])
+async def test_a_busy_telegram_at_confirm_delays_the_receipt_but_files_once(emulator, session, code, retry_after):
     person = await onboard(emulator)
     await fill_request(person, description="需要有人陪我去医院拿药。")
-    emulator.inject_error("editMessageText", error_code=502, description="Bad Gateway")
-    query = await person.press(T("✅ Send request"))
-    answer = await person.wait_for_callback_answer(query)
-    assert answer.text == T(SORRY)
-    assert await requests_of(session, person) == []  # rolled back with the failed receipt
-    # The summary still works: pressing again files the request once.
+    emulator.inject_error("editMessageText", error_code=code, retry_after=retry_after)
     await person.press(T("✅ Send request"))
-    await person.wait_for_message(T("Send /my to see how it is going."))
+    # The request was committed before the receipt; the receipt is retried, not lost.
+    await person.wait_for_message(T("Send /my to see how it is going."), timeout=15)
+    assert any(f.error_code == code for f in emulator.failures)
     [request] = await requests_of(session, person)
     assert request.description == "需要有人陪我去医院拿药。"
 
@@ -100,7 +106,28 @@ async def test_an_error_after_the_button_was_answered_is_told_in_the_chat(emulat
     person = await onboard(emulator)
     await person.send_text("/new")
     await person.wait_for_message(has_button("老年人"))
-    # The group step answers the button first, then edits the menu: the edit fails.
-    emulator.inject_error("editMessageText", error_code=502, description="Bad Gateway")
+    # The group step answers the button first, then edits the menu: the edit keeps failing.
+    emulator.inject_error("editMessageText", error_code=502, description="Bad Gateway", times=4)
     await person.press("老年人")
     await person.wait_for_message(T(SORRY))
+
+
+@pytest.mark.parametrize("lang", ["zh_CN", "en"])
+async def test_a_failed_commit_at_confirm_says_not_saved_and_keeps_the_draft(emulator, session, commit_failure, lang):
+    person = await onboard(emulator, lang=lang)
+    await fill_request(person, lang=lang, description="需要有人陪我去医院拿药。")
+    summary = person.last_message
+    commit_failure.arm()
+    query = await person.press(T("✅ Send request", lang))
+    answer = await person.wait_for_callback_answer(query)
+    assert commit_failure.fired == 1
+    # No receipt, no number: only "not saved, please try again".
+    assert answer.text == T(SORRY, lang)
+    assert not [m for m in person.messages if T("Send /my to see how it is going.", lang) in m.text]
+    assert await requests_of(session, person) == []
+    assert next(m for m in person.messages if m.message_id == summary.message_id).text == summary.text
+    # Pressing again files exactly one request from the same draft.
+    await person.press(T("✅ Send request", lang))
+    await person.wait_for_message(T("Send /my to see how it is going.", lang))
+    [request] = await requests_of(session, person)
+    assert request.description == "需要有人陪我去医院拿药。"

@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from models import Invite, Role, utcnow
-from tests.conftest import next_telegram_id
+from models import Invite, Role
+from tests.conftest import CLOCK, next_telegram_id
 from tests.support import COMMUNITY_BUTTON, T, fill_request, has_button, onboard, user_row
 
 pytestmark = pytest.mark.usefixtures("app")
@@ -80,7 +80,7 @@ async def test_an_expired_or_unknown_invite_is_refused(emulator, session, world)
     zhou = emulator.user(world.people["zhou"].telegram_id, "周主任")
     payload = await _invite_link(zhou, T("Social worker"))
     await session.execute(
-        update(Invite).where(Invite.token == payload.removeprefix("inv_")).values(expires_at=utcnow() - timedelta(minutes=1))
+        update(Invite).where(Invite.token == payload.removeprefix("inv_")).values(expires_at=CLOCK.now() - timedelta(minutes=1))
     )
     await session.commit()
     late = emulator.user(next_telegram_id(), "迟到的人")

@@ -34,8 +34,8 @@ from bot.i18n import make_i18n
 from bot.services import users
 from bot.services.notices import Notice, NoticeButton, enqueue, localized, timestamp
 from handlers.callbacks import notice_button_data
-from models import OutboxStatus, OutgoingMessage, User, utcnow
-from tests.conftest import next_telegram_id
+from models import OutboxStatus, OutgoingMessage, User
+from tests.conftest import CLOCK, next_telegram_id
 
 # The bot started by the end-to-end tests has its own sender on the same outbox: pause it.
 pytestmark = pytest.mark.usefixtures("quiet_outbox")
@@ -125,12 +125,12 @@ MakeSender = Callable[..., Awaitable[tuple[FakeBot, OutboxSender]]]
 def make_sender(session_factory: async_sessionmaker[AsyncSession], i18n: I18n) -> MakeSender:
     async def _make(per_chat_interval: float = PER_CHAT) -> tuple[FakeBot, OutboxSender]:
         # Whatever other tests left due goes out first, so this test's rows have the sender to themselves.
-        leftovers = OutboxSender(FakeBot(), session_factory, i18n, default_locale="zh_CN",  # type: ignore[arg-type]
+        leftovers = OutboxSender(FakeBot(), session_factory, i18n, default_locale="zh_CN", clock=CLOCK,  # type: ignore[arg-type]
                                  timezone="Asia/Shanghai", per_chat_interval=0, global_rate=10_000,
                                  pack_button=notice_button_data)
         await leftovers.drain()
         bot = FakeBot()
-        sender = OutboxSender(bot, session_factory, i18n, default_locale="zh_CN",  # type: ignore[arg-type]
+        sender = OutboxSender(bot, session_factory, i18n, default_locale="zh_CN", clock=CLOCK,  # type: ignore[arg-type]
                               timezone="Asia/Shanghai", per_chat_interval=per_chat_interval, global_rate=1_000,
                               pack_button=notice_button_data)
         return bot, sender
@@ -143,7 +143,7 @@ async def people(session_factory: async_sessionmaker[AsyncSession], *locales: st
     async with session_factory() as session, session.begin():
         made = []
         for locale in locales:
-            user = await users.touch_user(session, users.TelegramProfile(next_telegram_id(), "测试"))
+            user = await users.touch_user(session, users.TelegramProfile(next_telegram_id(), "测试"), now=CLOCK.now())
             user.locale = locale
             made.append(user)
     return made
@@ -152,7 +152,7 @@ async def people(session_factory: async_sessionmaker[AsyncSession], *locales: st
 async def write(session_factory: async_sessionmaker[AsyncSession], *notices: Notice) -> list[int]:
     """Commit notices to the outbox, as a service's transaction does."""
     async with session_factory() as session, session.begin():
-        rows = enqueue(session, *notices)
+        rows = enqueue(session, *notices, now=CLOCK.now())
         await session.flush()
         return [row.id for row in rows]
 
@@ -170,11 +170,11 @@ async def row(session_factory: async_sessionmaker[AsyncSession], row_id: int) ->
 async def time_passes(session_factory: async_sessionmaker[AsyncSession], ids: Sequence[int]) -> None:
     """Make waiting rows due now instead of sleeping until their next attempt."""
     async with session_factory() as session, session.begin():
-        await session.execute(update(OutgoingMessage).where(OutgoingMessage.id.in_(ids)).values(next_attempt_at=utcnow()))
+        await session.execute(update(OutgoingMessage).where(OutgoingMessage.id.in_(ids)).values(next_attempt_at=CLOCK.now()))
 
 
 def cancelled(user: User, number: str) -> Notice:
-    return Notice(user, CANCELLED, {"number": number, "at": timestamp(utcnow())})
+    return Notice(user, CANCELLED, {"number": number, "at": timestamp(CLOCK.now())})
 
 
 # --- rendering -------------------------------------------------------------------------
@@ -277,8 +277,8 @@ async def test_flood_control_waits_retry_after_without_counting_an_attempt(
     waiting = await row(session_factory, first)
     assert waiting.status is OutboxStatus.PENDING
     assert waiting.attempts == 0, "a 429 is Telegram's pacing, not a failure"
-    assert waiting.next_attempt_at > utcnow()
-    assert waiting.next_attempt_at <= utcnow() + timedelta(seconds=1)
+    assert waiting.next_attempt_at > CLOCK.now()
+    assert waiting.next_attempt_at <= CLOCK.now() + timedelta(seconds=1)
     assert waiting.last_error
 
     # A second later it goes out; meanwhile the sender sent nothing at all, to anyone.
@@ -350,9 +350,9 @@ async def test_a_network_error_is_retried_later_and_then_delivered(
     bot.fail(reader.telegram_id, network_down(reader.telegram_id), network_down(reader.telegram_id))
 
     for attempt, backoff in ((1, 1), (2, 2)):
-        before = utcnow()
+        before = CLOCK.now()
         await sender.send_due()
-        after = utcnow()
+        after = CLOCK.now()
         waiting = await row(session_factory, message_id)
         assert waiting.status is OutboxStatus.PENDING
         assert waiting.attempts == attempt
@@ -380,7 +380,7 @@ async def test_a_message_that_keeps_failing_is_dead_after_max_attempts(
 
     backoffs = []
     for attempt in range(1, MAX_ATTEMPTS + 1):
-        before = utcnow()
+        before = CLOCK.now()
         await sender.send_due()
         waiting = await row(session_factory, message_id)
         assert waiting.attempts == attempt

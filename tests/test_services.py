@@ -30,9 +30,8 @@ from models import (
     SocialWorker,
     User,
     UserRole,
-    utcnow,
 )
-from tests.conftest import next_telegram_id
+from tests.conftest import CLOCK, next_telegram_id
 
 NEW_REQUEST = "🆕 New request {number} in {community}\nService: {service}\nFrom: {resident}\n“{description}”"
 NO_WORKER = "⚠️ New request {number} in {community} has no social worker on duty there.\nService: {service}\n“{description}”"
@@ -44,7 +43,7 @@ CANCELLED = "Request {number} was cancelled by the resident."
 
 async def newcomer(session: AsyncSession, name: str = "新居民", last_name: str | None = None) -> User:
     """Someone who has just written to the bot for the first time."""
-    return await users.touch_user(session, users.TelegramProfile(next_telegram_id(), name, last_name))
+    return await users.touch_user(session, users.TelegramProfile(next_telegram_id(), name, last_name), now=CLOCK.now())
 
 
 async def resident_of(session: AsyncSession, world: SampleWorld, community: str, name: str = "居民") -> User:
@@ -63,7 +62,7 @@ async def person(session: AsyncSession, world: SampleWorld, key: str) -> User:
 
 async def coordinator(session: AsyncSession, world: SampleWorld) -> User:
     user = await resident_of(session, world, "晨光社区", "新主任")
-    await users.grant_role(session, user, Role.COORDINATOR)
+    await users.grant_role(session, user, Role.COORDINATOR, now=CLOCK.now())
     return user
 
 
@@ -117,9 +116,9 @@ async def test_a_request_gets_the_next_public_number_of_the_local_year(
     wang = await resident_of(session, world, "晨光社区", "王阿姨")
     neighbour = await resident_of(session, world, "晨光社区", "刘大爷")
 
-    first = await requests.file_request(session, wang, await draft(session))
-    second = await requests.file_request(session, neighbour, await draft(session, description="想找人聊聊天"))
-    third = await requests.file_request(session, wang, await draft(session, "elderly.counselling", "心里闷得慌"))
+    first = await requests.file_request(session, wang, await draft(session), now=CLOCK.now())
+    second = await requests.file_request(session, neighbour, await draft(session, description="想找人聊聊天"), now=CLOCK.now())
+    third = await requests.file_request(session, wang, await draft(session, "elderly.counselling", "心里闷得慌"), now=CLOCK.now())
 
     year = datetime.now(ZoneInfo("Asia/Shanghai")).year
     numbers = [f.request.number for f in (first, second, third)]
@@ -137,9 +136,9 @@ async def test_confirming_the_same_draft_twice_files_one_request(world: SampleWo
     the_draft = await draft(session)
     marker = await last_outbox_id(session)
 
-    filed = await requests.file_request(session, wang, the_draft)
+    filed = await requests.file_request(session, wang, the_draft, now=CLOCK.now())
     notices_after_first = len(await outbox_since(session, marker))
-    again = await requests.file_request(session, wang, the_draft)
+    again = await requests.file_request(session, wang, the_draft, now=CLOCK.now())
 
     assert filed.created is True
     assert again.created is False
@@ -154,7 +153,7 @@ async def test_a_resident_without_a_community_is_asked_to_choose_one(world: Samp
     stranger = await newcomer(session, "路人")
 
     with pytest.raises(InvalidState):
-        await requests.file_request(session, stranger, await draft(session))
+        await requests.file_request(session, stranger, await draft(session), now=CLOCK.now())
 
 
 # --- (b) the announcement is part of the same transaction ----------------------------
@@ -168,7 +167,7 @@ async def test_the_communitys_social_worker_is_told_in_the_same_transaction(
     wang = await resident_of(session, world, "晨光社区", "王阿姨")
     marker = await last_outbox_id(session)
 
-    filed = await requests.file_request(session, wang, await draft(session, description="需要人帮忙买菜 <急>"))
+    filed = await requests.file_request(session, wang, await draft(session, description="需要人帮忙买菜 <急>"), now=CLOCK.now())
 
     request = filed.request
     notices = await outbox_since(session, marker)
@@ -195,7 +194,7 @@ async def test_the_communitys_social_worker_is_told_in_the_same_transaction(
 async def test_nothing_is_announced_when_the_transaction_rolls_back(world: SampleWorld, session: AsyncSession) -> None:
     wang = await resident_of(session, world, "晨光社区", "王阿姨")
     marker = await last_outbox_id(session)
-    filed = await requests.file_request(session, wang, await draft(session))
+    filed = await requests.file_request(session, wang, await draft(session), now=CLOCK.now())
     number = filed.request.number
     assert await outbox_since(session, marker), "written inside the transaction"
 
@@ -219,7 +218,7 @@ async def test_with_the_social_worker_off_duty_the_coordinators_are_told(
     wang = await resident_of(session, world, "晨光社区", "王阿姨")
     marker = await last_outbox_id(session)
 
-    filed = await requests.file_request(session, wang, await draft(session))
+    filed = await requests.file_request(session, wang, await draft(session), now=CLOCK.now())
 
     notices = await outbox_since(session, marker)
     recipients = {n.user_id for n in notices}
@@ -246,7 +245,7 @@ async def test_a_village_with_no_social_worker_based_there_reaches_the_coordinat
     grandmother = await resident_of(session, world, "柳林村", "马奶奶")
     marker = await last_outbox_id(session)
 
-    await requests.file_request(session, grandmother, await draft(session, "left_behind_children.study", "孙子作业没人辅导"))
+    await requests.file_request(session, grandmother, await draft(session, "left_behind_children.study", "孙子作业没人辅导"), now=CLOCK.now())
 
     notices = await outbox_since(session, marker)
     assert zhou.id in {n.user_id for n in notices}
@@ -296,7 +295,7 @@ async def test_a_bad_description_files_nothing(world: SampleWorld, session: Asyn
     wang = await resident_of(session, world, "晨光社区", "王阿姨")
 
     with pytest.raises(InvalidInput):
-        await requests.file_request(session, wang, await draft(session, description="🙏🙏"))
+        await requests.file_request(session, wang, await draft(session, description="🙏🙏"), now=CLOCK.now())
 
     assert (await requests.list_for_resident(session, wang)).items == []
 
@@ -319,7 +318,7 @@ async def test_a_service_not_offered_in_the_community_is_refused(
     resident = await resident_of(session, world, community)
 
     with pytest.raises(InvalidInput, match="not offered"):
-        await requests.file_request(session, resident, await draft(session, code))
+        await requests.file_request(session, resident, await draft(session, code), now=CLOCK.now())
 
     assert (await requests.list_for_resident(session, resident)).items == []
 
@@ -329,13 +328,13 @@ async def test_an_unknown_service_is_refused(world: SampleWorld, session: AsyncS
     stale = requests.RequestDraft(token=str(uuid.uuid4()), category_id=10**9, description="帮帮忙")
 
     with pytest.raises(InvalidInput):
-        await requests.file_request(session, resident, stale)
+        await requests.file_request(session, resident, stale, now=CLOCK.now())
 
 
 async def test_a_village_may_ask_for_what_villages_are_offered(world: SampleWorld, session: AsyncSession) -> None:
     grandmother = await resident_of(session, world, "柳林村", "马奶奶")
 
-    filed = await requests.file_request(session, grandmother, await draft(session, "left_behind_elderly.daily_care"))
+    filed = await requests.file_request(session, grandmother, await draft(session, "left_behind_elderly.daily_care"), now=CLOCK.now())
 
     assert filed.created and filed.request.community_id == world.communities["柳林村"].id
 
@@ -349,14 +348,14 @@ async def test_the_resident_cancels_an_open_request_and_the_social_worker_is_tol
     li_jing = await person(session, world, "li_jing")
     wang = await resident_of(session, world, "晨光社区", "王阿姨")
     neighbour = await resident_of(session, world, "晨光社区", "刘大爷")
-    filed = await requests.file_request(session, wang, await draft(session))
+    filed = await requests.file_request(session, wang, await draft(session), now=CLOCK.now())
     request_id = filed.request.id
 
     with pytest.raises(PermissionDenied):
-        await requests.cancel_request(session, neighbour, request_id)
+        await requests.cancel_request(session, neighbour, request_id, now=CLOCK.now())
 
     marker = await last_outbox_id(session)
-    cancelled = await requests.cancel_request(session, wang, request_id)
+    cancelled = await requests.cancel_request(session, wang, request_id, now=CLOCK.now())
 
     assert cancelled.status is RequestStatus.CANCELLED
     assert cancelled.cancelled_at is not None
@@ -367,7 +366,7 @@ async def test_the_resident_cancels_an_open_request_and_the_social_worker_is_tol
     assert all(n.params == {"number": filed.request.number} for n in notices)
 
     with pytest.raises(InvalidState) as caught:
-        await requests.cancel_request(session, wang, request_id)
+        await requests.cancel_request(session, wang, request_id, now=CLOCK.now())
     assert caught.value.params == {"number": filed.request.number}
 
     # The timeline, as a later update (a fresh read) sees it.
@@ -384,7 +383,7 @@ async def test_cancelling_a_request_that_does_not_exist(world: SampleWorld, sess
     wang = await resident_of(session, world, "晨光社区")
 
     with pytest.raises(NotFound):
-        await requests.cancel_request(session, wang, 10**9)
+        await requests.cancel_request(session, wang, 10**9, now=CLOCK.now())
 
 
 # --- (f) who may open a request ---------------------------------------------------------
@@ -395,7 +394,7 @@ async def test_a_request_is_seen_by_its_resident_the_communitys_worker_and_coord
 ) -> None:
     wang = await resident_of(session, world, "晨光社区", "王阿姨")
     neighbour = await resident_of(session, world, "晨光社区", "刘大爷")
-    filed = await requests.file_request(session, wang, await draft(session))
+    filed = await requests.file_request(session, wang, await draft(session), now=CLOCK.now())
     request_id = filed.request.id
 
     for allowed in (wang, await person(session, world, "li_jing"), await person(session, world, "zhou"),
@@ -422,11 +421,11 @@ async def test_only_a_coordinator_can_invite_staff(world: SampleWorld, session: 
 
     for not_allowed in (resident, li_jing):
         with pytest.raises(PermissionDenied):
-            await invites.create_invite(session, not_allowed, Role.SOCIAL_WORKER, ttl_hours=72)
+            await invites.create_invite(session, not_allowed, Role.SOCIAL_WORKER, ttl_hours=72, now=CLOCK.now())
     with pytest.raises(InvalidInput):
-        await invites.create_invite(session, boss, Role.VOLUNTEER, ttl_hours=72)
+        await invites.create_invite(session, boss, Role.VOLUNTEER, ttl_hours=72, now=CLOCK.now())
 
-    invite = await invites.create_invite(session, boss, Role.SOCIAL_WORKER, ttl_hours=72)
+    invite = await invites.create_invite(session, boss, Role.SOCIAL_WORKER, ttl_hours=72, now=CLOCK.now())
     assert invite.expires_at - invite.created_at == timedelta(hours=72)
     assert invite.used_at is None and len(invite.token) >= 20
 
@@ -435,12 +434,12 @@ async def test_an_invite_makes_a_social_worker_once_and_tells_its_creator(
     world: SampleWorld, session: AsyncSession
 ) -> None:
     boss = await coordinator(session, world)
-    invite = await invites.create_invite(session, boss, Role.SOCIAL_WORKER, ttl_hours=72)
+    invite = await invites.create_invite(session, boss, Role.SOCIAL_WORKER, ttl_hours=72, now=CLOCK.now())
     newcomer_worker = await resident_of(session, world, "桃园社区", "小林")
     someone_else = await resident_of(session, world, "桃园社区", "小黄")
     marker = await last_outbox_id(session)
 
-    redeemed = await invites.redeem_invite(session, newcomer_worker, invite.token)
+    redeemed = await invites.redeem_invite(session, newcomer_worker, invite.token, now=CLOCK.now())
 
     assert redeemed.used_by_id == newcomer_worker.id and redeemed.used_at is not None
     assert newcomer_worker.has_role(Role.SOCIAL_WORKER)
@@ -456,7 +455,7 @@ async def test_an_invite_makes_a_social_worker_once_and_tells_its_creator(
     assert told[0].params == {"name": "小林", "role": {"$l": {"zh_CN": "社工", "en": "social worker"}}}
 
     # Pressing the same link again is harmless: no second role, no second notice.
-    again = await invites.redeem_invite(session, newcomer_worker, invite.token)
+    again = await invites.redeem_invite(session, newcomer_worker, invite.token, now=CLOCK.now())
     assert again.id == invite.id
     roles = await session.scalar(
         select(func.count()).select_from(UserRole).where(UserRole.user_id == newcomer_worker.id)
@@ -466,24 +465,24 @@ async def test_an_invite_makes_a_social_worker_once_and_tells_its_creator(
 
     # The link was forwarded: a second person cannot use it.
     with pytest.raises(InvalidState, match="already been used"):
-        await invites.redeem_invite(session, someone_else, invite.token)
+        await invites.redeem_invite(session, someone_else, invite.token, now=CLOCK.now())
     assert not someone_else.has_role(Role.SOCIAL_WORKER)
 
 
 async def test_an_expired_or_unknown_invite_is_refused(world: SampleWorld, session: AsyncSession) -> None:
     boss = await coordinator(session, world)
-    invite = await invites.create_invite(session, boss, Role.COORDINATOR, ttl_hours=1)
+    invite = await invites.create_invite(session, boss, Role.COORDINATOR, ttl_hours=1, now=CLOCK.now())
     token = invite.token
     late = await resident_of(session, world, "晨光社区", "迟到的人")
     await session.execute(
-        update(Invite).where(Invite.id == invite.id).values(expires_at=utcnow() - timedelta(minutes=1))
+        update(Invite).where(Invite.id == invite.id).values(expires_at=CLOCK.now() - timedelta(minutes=1))
     )
     session.expire(invite)  # read it back from the database, as another update would
 
     with pytest.raises(InvalidState, match="expired"):
-        await invites.redeem_invite(session, late, token)
+        await invites.redeem_invite(session, late, token, now=CLOCK.now())
     with pytest.raises(InvalidInput):
-        await invites.redeem_invite(session, late, "no-such-token")
+        await invites.redeem_invite(session, late, "no-such-token", now=CLOCK.now())
 
     assert not late.has_role(Role.COORDINATOR)
     await session.refresh(invite)
@@ -526,10 +525,10 @@ async def test_wildcards_and_unknown_names_find_nothing(world: SampleWorld, sess
 async def test_first_contact_creates_the_person_and_later_contact_refreshes_the_names(session: AsyncSession) -> None:
     telegram_id = next_telegram_id()
 
-    first = await users.touch_user(session, users.TelegramProfile(telegram_id, "秀兰", "王", "xiulan"))
-    first.blocked_bot_at = utcnow()
+    first = await users.touch_user(session, users.TelegramProfile(telegram_id, "秀兰", "王", "xiulan"), now=CLOCK.now())
+    first.blocked_bot_at = CLOCK.now()
     await session.flush()
-    again = await users.touch_user(session, users.TelegramProfile(telegram_id, "Xiulan", None, None))
+    again = await users.touch_user(session, users.TelegramProfile(telegram_id, "Xiulan", None, None), now=CLOCK.now())
     await session.flush()
 
     assert again.id == first.id
@@ -544,9 +543,9 @@ async def test_first_contact_creates_the_person_and_later_contact_refreshes_the_
 async def test_granting_a_role_twice_changes_nothing_the_second_time(world: SampleWorld, session: AsyncSession) -> None:
     user = await resident_of(session, world, "晨光社区", "小张")
 
-    assert await users.grant_role(session, user, Role.SOCIAL_WORKER) is True
-    assert await users.grant_role(session, user, Role.SOCIAL_WORKER) is False
-    assert await users.grant_role(session, user, Role.RESIDENT) is False
+    assert await users.grant_role(session, user, Role.SOCIAL_WORKER, now=CLOCK.now()) is True
+    assert await users.grant_role(session, user, Role.SOCIAL_WORKER, now=CLOCK.now()) is False
+    assert await users.grant_role(session, user, Role.RESIDENT, now=CLOCK.now()) is False
 
     rows = await session.scalar(select(func.count()).select_from(UserRole).where(UserRole.user_id == user.id))
     assert rows == 1
@@ -582,7 +581,7 @@ async def test_sharing_a_phone_records_the_consent(world: SampleWorld, session: 
     with_phone = requests.RequestDraft(token=base.token, category_id=base.category_id,
                                        description=base.description, phone="+8613911112222")
 
-    filed = await requests.file_request(session, wang, with_phone)
+    filed = await requests.file_request(session, wang, with_phone, now=CLOCK.now())
 
     assert filed.request.contact_phone == "+8613911112222"
     assert wang.phone == "+8613911112222" and wang.phone_consent_at is not None
@@ -590,7 +589,7 @@ async def test_sharing_a_phone_records_the_consent(world: SampleWorld, session: 
 
 async def test_a_request_without_a_phone_records_no_consent(world: SampleWorld, session: AsyncSession) -> None:
     quiet = await resident_of(session, world, "晨光社区", "不留电话的人")
-    await requests.file_request(session, quiet, await draft(session))
+    await requests.file_request(session, quiet, await draft(session), now=CLOCK.now())
     assert quiet.phone is None and quiet.phone_consent_at is None
 
 
@@ -599,13 +598,13 @@ async def test_a_request_past_resolution_cannot_be_cancelled(
     world: SampleWorld, session: AsyncSession, status: RequestStatus
 ) -> None:
     wang = await resident_of(session, world, "晨光社区", "已解决的人")
-    filed = await requests.file_request(session, wang, await draft(session))
+    filed = await requests.file_request(session, wang, await draft(session), now=CLOCK.now())
     filed.request.status = status
     await session.flush()
 
     assert not requests.can_cancel(wang, filed.request)
     with pytest.raises(InvalidState):
-        await requests.cancel_request(session, wang, filed.request.id)
+        await requests.cancel_request(session, wang, filed.request.id, now=CLOCK.now())
 
 
 async def test_the_community_list_pages_through_every_community(world: SampleWorld, session: AsyncSession) -> None:

@@ -33,9 +33,9 @@ from aiogram.utils.i18n import I18n
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db import WriteGate
+from bot.clock import Clock, SystemClock
 from bot.i18n import render
-from models import OutboxStatus, OutgoingMessage, User, utcnow
+from models import OutboxStatus, OutgoingMessage, User
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +65,8 @@ class OutboxSender:
         per_chat_interval: float = 1.0,
         global_rate: float = 30.0,
         poll_interval: float = 2.0,
-        gate: WriteGate | None = None,
         pack_button: Callable[[str, int], str],
+        clock: Clock | None = None,
     ) -> None:
         self.bot = bot
         self.session_factory = session_factory
@@ -76,7 +76,7 @@ class OutboxSender:
         self.per_chat_interval = per_chat_interval
         self.global_interval = 1.0 / global_rate
         self.poll_interval = poll_interval
-        self.gate = gate
+        self.clock = clock or SystemClock()
         # Turns a notice button (action, ref) into callback data; given by the app,
         # which knows the handlers' CallbackData factories.
         self.pack_button = pack_button
@@ -108,8 +108,7 @@ class OutboxSender:
 
     @contextlib.asynccontextmanager
     async def _transaction(self) -> AsyncIterator[AsyncSession]:
-        gate = self.gate() if self.gate is not None else contextlib.nullcontext()
-        async with gate, self.session_factory() as session, session.begin():
+        async with self.session_factory() as session, session.begin():
             yield session
 
     @property
@@ -145,12 +144,12 @@ class OutboxSender:
             await session.execute(
                 update(OutgoingMessage)
                 .where(OutgoingMessage.status == OutboxStatus.SENDING,
-                       OutgoingMessage.next_attempt_at < utcnow() - STALE_CLAIM)
+                       OutgoingMessage.next_attempt_at < self.clock.now() - STALE_CLAIM)
                 .values(status=OutboxStatus.PENDING)
             )
 
     async def _claim(self) -> list[_Claimed]:
-        now = utcnow()
+        now = self.clock.now()
         async with self._transaction() as session:
             stmt = (
                 select(OutgoingMessage, User)
@@ -251,7 +250,7 @@ class OutboxSender:
                 update(OutgoingMessage)
                 .where(OutgoingMessage.id == item.id)
                 .values(status=status, attempts=attempts, last_error=error[:500],
-                        next_attempt_at=utcnow() + timedelta(seconds=delay))
+                        next_attempt_at=self.clock.now() + timedelta(seconds=delay))
             )
         if status is OutboxStatus.DEAD:
             log.error("outbox message %s dead after %s attempts: %s", item.id, attempts, error)
@@ -265,7 +264,7 @@ class OutboxSender:
         telegram_message_id: int | None = None,
         blocked_chat: int | None = None,
     ) -> None:
-        now = utcnow()
+        now = self.clock.now()
         async with self._transaction() as session:
             await session.execute(
                 update(OutgoingMessage)

@@ -40,7 +40,7 @@ class Notice:
     buttons: tuple[NoticeButton, ...] = ()
 
 
-def enqueue(session: AsyncSession, *notices: Notice) -> list[OutgoingMessage]:
+def enqueue(session: AsyncSession, *notices: Notice, now: datetime) -> list[OutgoingMessage]:
     rows = [
         OutgoingMessage(
             user_id=notice.user.id,
@@ -48,6 +48,8 @@ def enqueue(session: AsyncSession, *notices: Notice) -> list[OutgoingMessage]:
             template=notice.template,
             params=notice.params,
             buttons=[{"label": b.label, "action": b.action, "ref": b.ref} for b in notice.buttons],
+            created_at=now,
+            next_attempt_at=now,
         )
         for notice in notices
     ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
@@ -32,7 +32,6 @@ from models import (
     SocialWorker,
     User,
     UserRole,
-    utcnow,
 )
 
 log = logging.getLogger(__name__)
@@ -109,7 +108,7 @@ async def coordinators(session: AsyncSession) -> list[User]:
     return list((await session.scalars(stmt)).all())
 
 
-async def file_request(session: AsyncSession, resident: User, draft: RequestDraft) -> Filed:
+async def file_request(session: AsyncSession, resident: User, draft: RequestDraft, *, now: datetime) -> Filed:
     community = resident.community
     if community is None:
         raise InvalidState(N_("Please choose your community first: send /start."))
@@ -125,7 +124,6 @@ async def file_request(session: AsyncSession, resident: User, draft: RequestDraf
         raise InvalidInput(N_("This service is not offered in your community. Please choose again."))
     description = clean_description(draft.description)
 
-    now = utcnow()
     local_year = now.astimezone(ZoneInfo(community.timezone)).year
     request = ServiceRequest(
         resident_id=resident.id,
@@ -165,11 +163,11 @@ async def file_request(session: AsyncSession, resident: User, draft: RequestDraf
         # Shared with the consent button: remembered, with when the consent was given.
         resident.phone = draft.phone
         resident.phone_consent_at = now
-    await _announce(session, request, resident)
+    await _announce(session, request, resident, now=now)
     return Filed(request, created=True)
 
 
-async def _announce(session: AsyncSession, request: ServiceRequest, resident: User) -> None:
+async def _announce(session: AsyncSession, request: ServiceRequest, resident: User, *, now: datetime) -> None:
     """Tell the community's social workers; with none on duty, tell the coordinators."""
     workers = await community_social_workers(session, request.community_id)
     params = {
@@ -188,6 +186,7 @@ async def _announce(session: AsyncSession, request: ServiceRequest, resident: Us
                        params, view)
                 for worker in workers
             ),
+            now=now,
         )
         note = ", ".join(worker.display_name for worker in workers)
     else:
@@ -202,9 +201,10 @@ async def _announce(session: AsyncSession, request: ServiceRequest, resident: Us
                        params, view)
                 for c in staff
             ),
+            now=now,
         )
         note = None
-    session.add(RequestEvent(request_id=request.id, kind=EventKind.ANNOUNCED, note=note))
+    session.add(RequestEvent(request_id=request.id, kind=EventKind.ANNOUNCED, note=note, created_at=now))
 
 
 @dataclass(frozen=True)
@@ -263,7 +263,7 @@ async def get_visible(session: AsyncSession, viewer: User, request_id: int) -> S
     return request
 
 
-async def cancel_request(session: AsyncSession, resident: User, request_id: int) -> ServiceRequest:
+async def cancel_request(session: AsyncSession, resident: User, request_id: int, *, now: datetime) -> ServiceRequest:
     request = await session.get(ServiceRequest, request_id)
     if request is None:
         raise NotFound(N_("This request could not be found."))
@@ -273,7 +273,6 @@ async def cancel_request(session: AsyncSession, resident: User, request_id: int)
         raise InvalidState(
             N_("Request {number} can no longer be cancelled."), number=request.number
         )
-    now = utcnow()
     previous = request.status
     # Compare-and-set: a worker acting on the case at the same moment makes this a no-op.
     result = await session.execute(
@@ -303,5 +302,6 @@ async def cancel_request(session: AsyncSession, resident: User, request_id: int)
             Notice(r, N_("Request {number} was cancelled by the resident."), {"number": request.number})
             for r in recipients
         ),
+        now=now,
     )
     return request

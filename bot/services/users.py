@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import SUPPORTED_LOCALES
 from bot.services.errors import N_, InvalidInput, InvalidState, NotFound, PermissionDenied
-from models import Community, Role, SocialWorker, User, UserRole, utcnow
+from models import Community, Role, SocialWorker, User, UserRole
 
 
 @dataclass(frozen=True)
@@ -26,15 +27,24 @@ async def get_by_telegram_id(session: AsyncSession, telegram_id: int) -> User | 
     return await session.scalar(select(User).where(User.telegram_id == telegram_id))
 
 
-async def touch_user(session: AsyncSession, profile: TelegramProfile) -> User:
-    """The person's row, created on first contact and refreshed from their profile."""
+# last_seen_at is kept to this resolution: an UPDATE on every update would cost a
+# write transaction per button press for a figure nobody reads to the second.
+LAST_SEEN_RESOLUTION = timedelta(minutes=15)
+
+
+async def touch_user(session: AsyncSession, profile: TelegramProfile, *, now: datetime) -> User:
+    """The person's row, created on first contact and refreshed from their profile.
+
+    Writes only what changed, so most updates read the row and write nothing.
+    """
     user = await get_by_telegram_id(session, profile.telegram_id)
-    now = utcnow()
+    first_name = profile.first_name[:128]
+    last_name = profile.last_name[:128] if profile.last_name else None
     if user is None:
         user = User(
             telegram_id=profile.telegram_id,
-            first_name=profile.first_name[:128],
-            last_name=(profile.last_name or None) and profile.last_name[:128],
+            first_name=first_name,
+            last_name=last_name,
             username=profile.username,
             created_at=now,
             last_seen_at=now,
@@ -44,11 +54,12 @@ async def touch_user(session: AsyncSession, profile: TelegramProfile) -> User:
         # A fresh row has no roles loaded yet; make the collections usable without I/O.
         await session.refresh(user, ["role_rows", "social_worker", "community"])
         return user
-    user.first_name = profile.first_name[:128]
-    user.last_name = profile.last_name[:128] if profile.last_name else None
-    user.username = profile.username
-    user.last_seen_at = now
-    user.blocked_bot_at = None  # they wrote to us, so they have not blocked the bot
+    if (user.first_name, user.last_name, user.username) != (first_name, last_name, profile.username):
+        user.first_name, user.last_name, user.username = first_name, last_name, profile.username
+    if now - user.last_seen_at >= LAST_SEEN_RESOLUTION:
+        user.last_seen_at = now
+    if user.blocked_bot_at is not None:
+        user.blocked_bot_at = None  # they wrote to us, so they have not blocked the bot
     return user
 
 
@@ -93,7 +104,7 @@ async def set_work_community(session: AsyncSession, user: User, community_id: in
     return community
 
 
-async def ensure_coordinators(session: AsyncSession, telegram_ids: list[int]) -> list[int]:
+async def ensure_coordinators(session: AsyncSession, telegram_ids: list[int], *, now: datetime) -> list[int]:
     """Make these Telegram accounts coordinators (the operator's ADMIN_IDS, or the CLI).
 
     A person who has not written to the bot yet gets their row now; their names
@@ -102,24 +113,26 @@ async def ensure_coordinators(session: AsyncSession, telegram_ids: list[int]) ->
     granted: list[int] = []
     for telegram_id in telegram_ids:
         user = await get_by_telegram_id(session, telegram_id) or await touch_user(
-            session, TelegramProfile(telegram_id, first_name="")
+            session, TelegramProfile(telegram_id, first_name=""), now=now
         )
-        if await grant_role(session, user, Role.COORDINATOR):
+        if await grant_role(session, user, Role.COORDINATOR, now=now):
             granted.append(telegram_id)
     return granted
 
 
-async def grant_role(session: AsyncSession, user: User, role: Role, *, granted_by: User | None = None) -> bool:
+async def grant_role(
+    session: AsyncSession, user: User, role: Role, *, now: datetime, granted_by: User | None = None
+) -> bool:
     """Give a role; returns False when the person already had it."""
     if role is Role.RESIDENT:
         return False
     if user.has_role(role):
         return False
-    user.role_rows.append(UserRole(role=role, granted_by_id=granted_by.id if granted_by else None))
+    user.role_rows.append(UserRole(role=role, granted_at=now, granted_by_id=granted_by.id if granted_by else None))
     if role is Role.SOCIAL_WORKER and user.social_worker is None:
         # The community they work in is chosen next (set_work_community), not assumed
         # from where they live.
-        profile = SocialWorker(user_id=user.id)
+        profile = SocialWorker(user_id=user.id, created_at=now)
         session.add(profile)
         user.social_worker = profile
     await session.flush()

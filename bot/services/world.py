@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import select
@@ -23,7 +24,12 @@ class SampleWorld:
 
 
 async def seed_sample(
-    session: AsyncSession, *, residents: bool = True, timezone: str = "Asia/Shanghai", path: Path = SAMPLE_FILE
+    session: AsyncSession,
+    *,
+    now: datetime,
+    residents: bool = True,
+    timezone: str = "Asia/Shanghai",
+    path: Path = SAMPLE_FILE,
 ) -> SampleWorld:
     """Load the catalogue and the sample world; running it again changes nothing.
 
@@ -37,7 +43,7 @@ async def seed_sample(
     for item in data.get("organization", []):
         org = await session.scalar(select(Organization).where(Organization.name == item["name"]))
         if org is None:
-            org = Organization(name=item["name"], name_en=item.get("name_en"))
+            org = Organization(name=item["name"], name_en=item.get("name_en"), created_at=now)
             session.add(org)
         organizations[org.name] = org
     await session.flush()
@@ -48,7 +54,7 @@ async def seed_sample(
             select(Community).where(Community.district == item["district"], Community.name == item["name"])
         )
         if community is None:
-            community = Community(name=item["name"], district=item["district"])
+            community = Community(name=item["name"], district=item["district"], created_at=now)
             session.add(community)
         community.name_en = item.get("name_en")
         community.district_en = item.get("district_en")
@@ -66,7 +72,7 @@ async def seed_sample(
             continue
         user = await session.scalar(select(User).where(User.telegram_id == item["telegram_id"]))
         if user is None:
-            user = User(telegram_id=item["telegram_id"], first_name=item["name"])
+            user = User(telegram_id=item["telegram_id"], first_name=item["name"], created_at=now, last_seen_at=now)
             session.add(user)
             await session.flush()
             await session.refresh(user, ["role_rows", "social_worker", "community"])
@@ -76,7 +82,7 @@ async def seed_sample(
         user.community = communities[home] if home else None
         await session.flush()
         for role in item.get("roles", []):
-            await grant_role(session, user, Role(role))
+            await grant_role(session, user, Role(role), now=now)
         if user.social_worker is not None:
             user.social_worker.home_community = communities[item["home_community"]]
             user.social_worker.organization = organizations.get(item.get("organization", ""))

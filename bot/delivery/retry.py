@@ -1,0 +1,85 @@
+"""Direct replies survive a busy Telegram.
+
+aiogram raises `TelegramRetryAfter` once on a 429 and the reply is lost with the
+handler. This request middleware on the Bot's session waits `retry_after` and
+tries again, and retries 5xx answers and network errors with bounded
+exponential backoff (aiogram's own `Backoff`). It runs inside
+`CommitBeforeSend`, so the user's action is committed once, before the first
+attempt, and never rolled back by a reply that needed a second try.
+
+One warning is logged per call that needed retrying, not one per attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
+from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
+from aiogram.methods import GetUpdates, TelegramMethod
+from aiogram.methods.base import Response, TelegramType
+from aiogram.utils.backoff import Backoff, BackoffConfig
+
+from bot.transaction import current_session
+
+if TYPE_CHECKING:
+    from aiogram import Bot
+
+log = logging.getLogger(__name__)
+
+Sleep = Callable[[float], Awaitable[None]]
+
+REPLY_BACKOFF = BackoffConfig(min_delay=0.5, max_delay=8.0, factor=2.0, jitter=0.1)
+
+
+class RetryRequestMiddleware(BaseRequestMiddleware):
+    def __init__(
+        self,
+        *,
+        attempts: int = 4,
+        max_retry_after: float = 30.0,
+        backoff: BackoffConfig = REPLY_BACKOFF,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.attempts = attempts
+        # A person is waiting for this reply: beyond this, give up rather than hang.
+        self.max_retry_after = max_retry_after
+        self.backoff = backoff
+        self.sleep = sleep
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        # Only replies made while handling an update: the polling loop has its own
+        # backoff, and the outbox sender reschedules a message instead of waiting.
+        if isinstance(method, GetUpdates) or current_session() is None:
+            return await make_request(bot, method)
+        backoff = Backoff(self.backoff)
+        waited = 0.0
+        warned = False
+        attempt = 1
+        while True:
+            try:
+                return await make_request(bot, method)
+            except TelegramRetryAfter as exc:
+                delay = float(exc.retry_after)
+                if attempt >= self.attempts or waited + delay > self.max_retry_after:
+                    raise
+                reason = f"429, retry after {exc.retry_after}s"
+            except (TelegramServerError, TelegramNetworkError) as exc:
+                if attempt >= self.attempts:
+                    raise
+                delay = next(backoff)
+                reason = f"{type(exc).__name__}: {exc.message}"
+            if not warned:
+                log.warning("%s failed (%s); retrying", type(method).__name__, reason)
+                warned = True
+            await self.sleep(delay)
+            waited += delay
+            attempt += 1

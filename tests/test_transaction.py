@@ -1,0 +1,127 @@
+"""The transaction boundary, the reply retry middleware and the clock, without Telegram."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from aiogram.exceptions import TelegramBadRequest, TelegramRetryAfter, TelegramServerError
+from aiogram.methods import GetUpdates, SendMessage
+
+from bot.clock import ManualClock, SystemClock
+from bot.delivery.retry import RetryRequestMiddleware
+from bot.transaction import CommitBeforeSend, NotSaved, update_scope
+from models import Community
+
+
+class Calls:
+    def __init__(self, *failures: Exception) -> None:
+        self.failures = list(failures)
+        self.count = 0
+
+    async def __call__(self, bot, method):  # noqa: ANN001, ANN204
+        self.count += 1
+        if self.failures:
+            raise self.failures.pop(0)
+        return "ok"
+
+
+def _middleware() -> tuple[RetryRequestMiddleware, list[float]]:
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    return RetryRequestMiddleware(attempts=4, max_retry_after=30, sleep=sleep), slept
+
+
+METHOD = SendMessage(chat_id=1, text="hi")
+
+
+async def test_a_429_on_a_reply_waits_retry_after_and_tries_again(session):
+    retry, slept = _middleware()
+    calls = Calls(TelegramRetryAfter(METHOD, "flood", retry_after=3))
+    with update_scope(session, on_outbox=lambda: None):
+        assert await retry(calls, None, METHOD) == "ok"
+    assert calls.count == 2 and slept == [3.0]
+
+
+async def test_server_errors_back_off_and_give_up_after_the_last_attempt(session):
+    retry, slept = _middleware()
+    calls = Calls(*(TelegramServerError(METHOD, "Bad Gateway") for _ in range(4)))
+    with update_scope(session, on_outbox=lambda: None), pytest.raises(TelegramServerError):
+        await retry(calls, None, METHOD)
+    assert calls.count == 4 and len(slept) == 3
+    assert slept == sorted(slept) and slept[0] < slept[-1] <= 8 * 1.1  # bounded exponential backoff
+
+
+async def test_a_long_flood_wait_is_not_waited_out_by_a_person(session):
+    retry, slept = _middleware()
+    calls = Calls(TelegramRetryAfter(METHOD, "flood", retry_after=300))
+    with update_scope(session, on_outbox=lambda: None), pytest.raises(TelegramRetryAfter):
+        await retry(calls, None, METHOD)
+    assert slept == []
+
+
+async def test_bad_requests_and_calls_outside_an_update_are_not_retried(session):
+    retry, slept = _middleware()
+    calls = Calls(TelegramBadRequest(METHOD, "message is not modified"))
+    with update_scope(session, on_outbox=lambda: None), pytest.raises(TelegramBadRequest):
+        await retry(calls, None, METHOD)
+    # The outbox sender reschedules by itself; the polling loop has its own backoff.
+    outside = Calls(TelegramRetryAfter(METHOD, "flood", retry_after=1))
+    with pytest.raises(TelegramRetryAfter):
+        await retry(outside, None, METHOD)
+    polling = Calls(TelegramServerError(METHOD, "Bad Gateway"))
+    with update_scope(session, on_outbox=lambda: None), pytest.raises(TelegramServerError):
+        await retry(polling, None, GetUpdates())
+    assert slept == []
+
+
+async def test_a_telegram_call_commits_the_updates_work_first(session_factory):
+    woken: list[bool] = []
+    seen_open: list[bool] = []
+
+    async def make_request(bot, method):  # noqa: ANN001, ANN202
+        seen_open.append(session.in_transaction())
+        return "ok"
+
+    async with session_factory() as session:
+        with update_scope(session, on_outbox=lambda: woken.append(True)):
+            await session.get(Community, 1)
+            session.info["outbox_written"] = True
+            assert session.in_transaction()
+            await CommitBeforeSend()(make_request, None, METHOD)
+    # No transaction (and so no connection) was open during the call; notices were woken.
+    assert seen_open == [False] and woken == [True]
+
+
+async def test_a_failed_commit_stops_the_reply(session_factory):
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    def fail(_session) -> None:  # noqa: ANN001
+        raise ConnectionError("gone")
+
+    calls = Calls()
+    async with session_factory() as session:
+        event.listen(session.sync_session, "before_commit", fail)
+        with update_scope(session, on_outbox=lambda: None):
+            await session.get(Community, 1)
+            with pytest.raises(NotSaved):
+                await CommitBeforeSend()(calls, None, METHOD)
+        assert not session.in_transaction()
+    assert calls.count == 0
+    assert Session  # the listener was on this session only
+
+
+def test_the_manual_clock_stands_still_until_moved():
+    start = datetime(2026, 11, 29, 7, 0, tzinfo=UTC)
+    clock = ManualClock(start)
+    assert clock.now() == start == clock.now()
+    assert clock.advance(minutes=30) == start + timedelta(minutes=30)
+    clock.set(start + timedelta(days=1))
+    assert clock.now() == start + timedelta(days=1)
+    with pytest.raises(ValueError):
+        clock.set(datetime(2026, 1, 1))  # naive
+    assert SystemClock().now().tzinfo is UTC
