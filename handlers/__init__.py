@@ -13,6 +13,10 @@ ROUTERS: tuple[Router, ...] = (
     resident.router,
     cases.router,
     staff.router,
+    # Dialogs (aiogram-dialog) after the commands, so /help or /my work mid-flow.
+    onboarding.onboarding_dialog,
+    resident.new_request_dialog,
+    staff.invite_dialog,
     fallback.router,
     errors.router,
 )

@@ -13,37 +13,13 @@ class LanguageCB(CallbackData, prefix="lang"):
     code: str
 
 
-class CommunityPageCB(CallbackData, prefix="cp"):
-    page: int
-
-
-class CommunityPickCB(CallbackData, prefix="cc"):
-    id: int
-
-
 class MenuCB(CallbackData, prefix="menu"):
     action: str  # new | my | help
-
-
-class GroupCB(CallbackData, prefix="ng"):
-    code: str
-
-
-class ServiceCB(CallbackData, prefix="ns"):
-    id: int
-
-
-class StepCB(CallbackData, prefix="st"):
-    action: str  # back | cancel | skip | confirm
 
 
 class RequestCB(CallbackData, prefix="rq"):
     action: str  # view | cancel | cancel_yes | cancel_no | list
     id: int = 0
-
-
-class InviteCB(CallbackData, prefix="iv"):
-    role: str
 
 
 def notice_button_data(action: str, ref: int) -> str:

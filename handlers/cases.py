@@ -64,7 +64,7 @@ def request_card(request: ServiceRequest, viewer: User, tz: str) -> str:
     return "\n".join(lines)
 
 
-async def _show_list(message: Message, session: AsyncSession, user: User, *, edit: bool, page: int = 0) -> None:
+async def show_request_list(message: Message, session: AsyncSession, user: User, *, edit: bool, page: int = 0) -> None:
     mine = await requests.list_for_resident(session, user, page)
     if not mine.items:
         text = _("You have not asked for help yet. Tap the button below when you need it.")
@@ -83,21 +83,21 @@ async def _show_list(message: Message, session: AsyncSession, user: User, *, edi
 
 @router.message(Command("my"))
 async def my_requests(message: Message, session: AsyncSession, user: User) -> None:
-    await _show_list(message, session, user, edit=False)
+    await show_request_list(message, session, user, edit=False)
 
 
 @router.callback_query(MenuCB.filter(F.action == "my"))
 async def my_requests_menu(query: CallbackQuery, session: AsyncSession, user: User) -> None:
     await query.answer()
     # Below a receipt: the receipt stays and the list comes as a new message.
-    await _show_list(query.message, session, user, edit=False)
+    await show_request_list(query.message, session, user, edit=False)
 
 
 @router.callback_query(RequestCB.filter(F.action == "list"))
 async def back_to_list(query: CallbackQuery, callback_data: RequestCB, session: AsyncSession, user: User) -> None:
     await query.answer()
     # From the main menu, a card or another page: the menu is edited in place. The id is the page.
-    await _show_list(query.message, session, user, edit=True, page=callback_data.id)
+    await show_request_list(query.message, session, user, edit=True, page=callback_data.id)
 
 
 @router.callback_query(RequestCB.filter(F.action == "view"))

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command
-from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from sqlalchemy.ext.asyncio import AsyncSession
+from aiogram_dialog import DialogManager, ShowMode
 
 from bot.menus import set_chat_menu
 from bot.services import users
 from bot.services.errors import DomainError
 from handlers import keyboards
 from handlers.callbacks import LanguageCB, MenuCB
-from handlers.onboarding import show_community_page
+from handlers.onboarding import start_community_choice
 from handlers.texts import error_text
 from models import Role, User
 
@@ -41,9 +40,9 @@ async def show_help(message: Message, user: User) -> None:
 
 
 @router.message(Command("cancel"))
-async def cancel_anything(message: Message, state: FSMContext, user: User) -> None:
-    had_flow = await state.get_state() is not None
-    await state.clear()
+async def cancel_anything(message: Message, user: User, dialog_manager: DialogManager) -> None:
+    had_flow = dialog_manager.has_context()
+    await dialog_manager.reset_stack()
     text = _("Cancelled.") if had_flow else _("There is nothing to cancel.")
     await message.answer(text, reply_markup=ReplyKeyboardRemove())
     await message.answer(_("What would you like to do?"), reply_markup=keyboards.main_menu(user.roles))
@@ -59,25 +58,27 @@ async def language_chosen(
     query: CallbackQuery,
     callback_data: LanguageCB,
     user: User,
-    session: AsyncSession,
-    state: FSMContext,
     i18n: I18n,
     bot: Bot,
+    dialog_manager: DialogManager,
 ) -> None:
     try:
         users.set_locale(user, callback_data.code)  # the code is checked against the supported list
     except DomainError as error:
         await query.answer(error_text(error), show_alert=True)
         return
+    i18n.current_locale = user.locale or i18n.default_locale  # the rest of this update speaks it
     await query.answer()
-    await set_chat_menu(bot, i18n, query.message.chat.id, user.locale or i18n.default_locale)
-    with i18n.use_locale(user.locale or i18n.default_locale):
-        await query.message.edit_text(_("Done: I will talk with you in English."))
-        if user.community is None:
-            # First contact: the next step of /start is choosing one's community.
-            await show_community_page(query.message, session, state, page=0, edit=False)
-        else:
-            await query.message.answer(_("What would you like to do?"), reply_markup=keyboards.main_menu(user.roles))
+    await set_chat_menu(bot, i18n, query.message.chat.id, i18n.current_locale)
+    await query.message.edit_text(_("Done: I will talk with you in English."))
+    if dialog_manager.has_context():
+        # Mid-flow: the current step again, in the new language; what was entered is kept.
+        await dialog_manager.show(ShowMode.SEND)
+    elif user.community is None:
+        # First contact: the next step of /start is choosing one's community.
+        await start_community_choice(dialog_manager, purpose="home")
+    else:
+        await query.message.answer(_("What would you like to do?"), reply_markup=keyboards.main_menu(user.roles))
 
 
 @router.callback_query(MenuCB.filter(F.action == "help"))

@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 
 from aiogram import Bot, Router
+from aiogram.filters import ExceptionTypeFilter
 from aiogram.types import ErrorEvent
 from aiogram.utils.i18n import I18n
+from aiogram_dialog.api.exceptions import OutdatedIntent, UnknownIntent, UnknownState
 
 from bot.services.errors import N_
 from bot.transaction import committed
@@ -16,7 +18,24 @@ router = Router(name=__name__)
 
 NOT_SAVED = N_("Sorry, something went wrong on our side and nothing was saved. Please try again in a moment.")
 # Something of this update was committed before the failure: saying "nothing was saved" would be false.
+STALE = N_("This button is no longer active. Send /new to start again.")
 SORRY = N_("Sorry, something went wrong on our side. Please check with /my before trying again.")
+
+
+@router.errors(ExceptionTypeFilter(UnknownIntent, OutdatedIntent, UnknownState))
+async def on_stale_dialog(event: ErrorEvent, i18n: I18n, **data: object) -> bool:
+    """A button of a dialog that has ended (cancelled, finished, replaced): say so, change nothing."""
+    locale = data.get("user_locale") or i18n.default_locale
+    query = event.update.callback_query
+    text = i18n.gettext(STALE, locale=locale)
+    try:
+        if query is not None:
+            await query.answer(text, show_alert=True)
+        elif event.update.message is not None:
+            await event.update.message.answer(text)
+    except Exception:  # the report must never raise itself
+        log.exception("could not tell the user the button is stale")
+    return True
 
 
 @router.errors()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiogram import Router
 from aiogram.filters import Command
-from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
+from aiogram_dialog import DialogManager
 
 from handlers import keyboards
 from models import User
@@ -31,8 +31,8 @@ async def unknown_command(message: Message) -> None:
 
 
 @router.message()
-async def anything_else(message: Message, state: FSMContext, user: User) -> None:
-    if await state.get_state() is not None:
+async def anything_else(message: Message, user: User, dialog_manager: DialogManager) -> None:
+    if dialog_manager.has_context():
         await message.answer(_("Please use the buttons above, or send /cancel to stop."))
         return
     await message.answer(_("What would you like to do?"), reply_markup=keyboards.main_menu(user.roles))

@@ -1,51 +1,61 @@
-"""/start: greeting, language, choosing one's community; staff invites via deep links."""
+"""/start: greeting, language and one's community, as an aiogram-dialog dialog;
+staff invitations arrive as deep links (`/start inv_<token>`)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiogram import F, Router
+from aiogram.enums import ContentType
 from aiogram.filters import CommandObject, CommandStart
-from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
+from aiogram_dialog import Dialog, DialogManager, ShowMode, StartMode, Window
+from aiogram_dialog.widgets.input import MessageInput
+from aiogram_dialog.widgets.kbd import Button, Column, Row, Select
+from aiogram_dialog.widgets.text import Format
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
+from bot.menus import set_chat_menu
 from bot.services import communities, invites, users
 from bot.services.errors import N_, DomainError
 from handlers import keyboards
-from handlers.callbacks import CommunityPageCB, CommunityPickCB, MenuCB, StepCB
+from handlers.callbacks import MenuCB
 from handlers.filters import not_command
 from handlers.states import Onboarding
 from handlers.texts import bilingual, error_text, esc, locale
+from handlers.widgets import Tr, back_button
 from models import Role, User
 
 router = Router(name=__name__)
 
+GREETING = N_("Hello! I am Linli. I can put you in touch with your community's social workers.")
+CHOOSE_LANGUAGE = N_("Please choose your language:")
 
-async def show_community_page(
-    message: Message, session: AsyncSession, state: FSMContext, *, page: int, edit: bool
-) -> None:
-    await state.set_state(Onboarding.community)
-    result = await communities.list_page(session, page)
-    text = "\n".join(
-        [
-            _("Which community do you live in? (page {page} of {pages})").format(page=result.page + 1, pages=result.pages),
-            _("Tap it below, or type its name to search."),
-        ]
+
+def _user(manager: DialogManager) -> User:
+    return manager.middleware_data["user"]
+
+
+def _session(manager: DialogManager) -> AsyncSession:
+    return manager.middleware_data["session"]
+
+
+async def start_community_choice(manager: DialogManager, *, purpose: str) -> None:
+    """Ask where the person lives ("home") or, for a new social worker, where they work ("staff")."""
+    await manager.start(
+        Onboarding.community, data={"purpose": purpose}, mode=StartMode.RESET_STACK, show_mode=ShowMode.SEND
     )
-    markup = keyboards.community_page(result, locale())
-    if edit:
-        await message.edit_text(text, reply_markup=markup)
-    else:
-        await message.answer(text, reply_markup=markup)
 
 
 @router.message(CommandStart(deep_link=True, magic=F.args.startswith(invites.INVITE_PREFIX)))
 async def start_with_invite(
-    message: Message, command: CommandObject, session: AsyncSession, user: User, state: FSMContext, clock: Clock
+    message: Message, command: CommandObject, session: AsyncSession, user: User, clock: Clock,
+    dialog_manager: DialogManager,
 ) -> None:
-    await state.clear()
+    await dialog_manager.reset_stack()
     token = (command.args or "").removeprefix(invites.INVITE_PREFIX)
     try:
         invite = await invites.redeem_invite(session, user, token, now=clock.now())
@@ -54,9 +64,9 @@ async def start_with_invite(
         return
     if invite.role is Role.SOCIAL_WORKER:
         await message.answer(_("Welcome to Linli! You are now registered as a social worker."))
-        await message.answer(_("Please choose your home community: new requests there will come to you."))
-        await state.update_data(purpose="staff")
-        await show_community_page(message, session, state, page=0, edit=False)
+        if user.social_worker is not None and user.social_worker.home_community_id is None:
+            await message.answer(_("Please choose your home community: new requests there will come to you."))
+            await start_community_choice(dialog_manager, purpose="staff")
     else:
         await message.answer(
             _("Welcome to Linli! You are now a coordinator. Send /invite to invite social workers."),
@@ -65,20 +75,15 @@ async def start_with_invite(
 
 
 @router.message(CommandStart())
-async def start(message: Message, session: AsyncSession, user: User, state: FSMContext, i18n: I18n) -> None:
-    await state.clear()
+async def start(message: Message, user: User, dialog_manager: DialogManager) -> None:
     if user.locale is None:
-        await state.set_state(Onboarding.language)
-        await message.answer(
-            bilingual(i18n, N_("Hello! I am Linli. I can put you in touch with your community's social workers."))
-            + "\n\n"
-            + bilingual(i18n, N_("Please choose your language:")),
-            reply_markup=keyboards.languages(),
-        )
+        await dialog_manager.start(Onboarding.language, data={"purpose": "home"}, mode=StartMode.RESET_STACK,
+                                   show_mode=ShowMode.SEND)
         return
+    await dialog_manager.reset_stack()
     if user.community is None:
-        await message.answer(_("Hello! I am Linli. I can put you in touch with your community's social workers."))
-        await show_community_page(message, session, state, page=0, edit=False)
+        await message.answer(_(GREETING))
+        await start_community_choice(dialog_manager, purpose="home")
         return
     await message.answer(
         _("Welcome back, {name}! Your community: {community}.").format(
@@ -89,35 +94,110 @@ async def start(message: Message, session: AsyncSession, user: User, state: FSMC
 
 
 @router.callback_query(MenuCB.filter(F.action == "community"))
-async def change_community(query: CallbackQuery, session: AsyncSession, state: FSMContext) -> None:
+async def change_community(query: CallbackQuery, dialog_manager: DialogManager) -> None:
     await query.answer()
-    await state.clear()
-    await show_community_page(query.message, session, state, page=0, edit=False)
+    await start_community_choice(dialog_manager, purpose="home")
 
 
-@router.callback_query(Onboarding.community, CommunityPageCB.filter())
-async def community_page(
-    query: CallbackQuery, callback_data: CommunityPageCB, session: AsyncSession, state: FSMContext
-) -> None:
-    await query.answer()
-    await show_community_page(query.message, session, state, page=callback_data.page, edit=True)
+# -- the dialog ------------------------------------------------------------------
+
+async def _language_text(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str, Any]:
+    i18n: I18n = dialog_manager.middleware_data["i18n"]
+    # Before a language is chosen, the greeting speaks both.
+    return {"prompt": bilingual(i18n, GREETING) + "\n\n" + bilingual(i18n, CHOOSE_LANGUAGE)}
 
 
-@router.callback_query(Onboarding.community, CommunityPickCB.filter())
-async def community_picked(
-    query: CallbackQuery, callback_data: CommunityPickCB, session: AsyncSession, user: User, state: FSMContext
-) -> None:
-    purpose = (await state.get_data()).get("purpose")
+async def _language_chosen(query: CallbackQuery, _widget: Any, manager: DialogManager, code: str) -> None:
+    user = _user(manager)
+    i18n: I18n = manager.middleware_data["i18n"]
     try:
-        if purpose == "staff":
-            community = await users.set_work_community(session, user, callback_data.id)
-        else:
-            community = await users.set_home_community(session, user, callback_data.id)
+        users.set_locale(user, code)  # checked against the supported list: the data may be forged
     except DomainError as error:
         await query.answer(error_text(error), show_alert=True)
         return
-    await state.clear()
-    await query.answer()
+    i18n.current_locale = code  # the rest of this update speaks the new language
+    await set_chat_menu(manager.middleware_data["bot"], i18n, query.from_user.id, code)
+    await manager.switch_to(Onboarding.community)
+
+
+PER_PAGE = 6
+
+
+async def _communities(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str, Any]:
+    session = _session(dialog_manager)
+    data = dialog_manager.dialog_data
+    lang = locale()
+    query = data.get("query")
+    if query:
+        found = await communities.search(session, query)
+        page, pages = 0, 1
+        if found:
+            header = _("Is it one of these? Tap your community.")
+        else:
+            header = _("I could not find a community called “{query}”. Please try another name, or choose from the list.").format(
+                query=esc(query[:50])
+            )
+    else:
+        result = await communities.list_page(session, data.get("page", 0), PER_PAGE)
+        found, page, pages = result.items, result.page, result.pages
+        header = "\n".join(
+            [
+                _("Which community do you live in? (page {page} of {pages})").format(page=page + 1, pages=pages),
+                _("Tap it below, or type its name to search."),
+            ]
+        )
+    return {
+        "header": header,
+        "communities": [
+            (str(c.id), f"{c.display_name(lang)} · {c.display_district(lang)}") for c in found
+        ],
+        "has_previous": not query and page > 0,
+        "has_next": not query and page < pages - 1,
+        "searching": bool(query),
+        "page": page,
+    }
+
+
+async def _page(manager: DialogManager, delta: int) -> None:
+    manager.dialog_data["page"] = max(0, manager.dialog_data.get("page", 0) + delta)
+
+
+async def _previous(_query: CallbackQuery, _button: Button, manager: DialogManager) -> None:
+    await _page(manager, -1)
+
+
+async def _next(_query: CallbackQuery, _button: Button, manager: DialogManager) -> None:
+    await _page(manager, +1)
+
+
+async def _whole_list(_query: CallbackQuery, _button: Button, manager: DialogManager) -> None:
+    manager.dialog_data.pop("query", None)
+    manager.dialog_data["page"] = 0
+
+
+async def _searched(message: Message, _widget: Any, manager: DialogManager) -> None:
+    manager.dialog_data["query"] = (message.text or "").strip()[: communities.MAX_QUERY_LENGTH]
+    manager.show_mode = ShowMode.SEND
+
+
+async def _not_a_name(message: Message, _widget: Any, manager: DialogManager) -> None:
+    await message.answer(_("Please type the name of your community, or tap it in the list above."))
+    manager.show_mode = ShowMode.NO_UPDATE
+
+
+async def _community_chosen(query: CallbackQuery, _widget: Any, manager: DialogManager, community_id: str) -> None:
+    user = _user(manager)
+    purpose = (manager.start_data or {}).get("purpose")
+    session = _session(manager)
+    try:
+        if purpose == "staff":
+            community = await users.set_work_community(session, user, int(community_id))
+        else:
+            community = await users.set_home_community(session, user, int(community_id))
+    except DomainError as error:
+        await query.answer(error_text(error), show_alert=True)
+        return
+    await manager.done(show_mode=ShowMode.NO_UPDATE)
     name = esc(community.display_name(locale()))
     district = esc(community.display_district(locale()))
     if purpose == "staff":
@@ -128,35 +208,42 @@ async def community_picked(
     await query.message.answer(_("What would you like to do?"), reply_markup=keyboards.main_menu(user.roles))
 
 
-@router.callback_query(Onboarding.community, StepCB.filter(F.action == "back"))
-async def community_back(query: CallbackQuery, state: FSMContext, i18n: I18n) -> None:
-    await query.answer()
-    await state.set_state(Onboarding.language)
-    await query.message.edit_text(bilingual(i18n, N_("Please choose your language:")), reply_markup=keyboards.languages())
+async def _cancelled(query: CallbackQuery, _button: Button, manager: DialogManager) -> None:
+    await manager.done(show_mode=ShowMode.NO_UPDATE)
+    await query.message.edit_text(_("Cancelled."))
+    await query.message.answer(_("What would you like to do?"), reply_markup=keyboards.main_menu(_user(manager).roles))
 
 
-@router.message(Onboarding.community, F.text, not_command)
-async def community_search(message: Message, session: AsyncSession) -> None:
-    found = await communities.search(session, message.text or "")
-    if not found:
-        await message.answer(
-            _("I could not find a community called “{query}”. Please try another name, or choose from the list.").format(
-                query=esc((message.text or "").strip()[:50])
-            ),
-            reply_markup=keyboards.community_matches([], locale()),
-        )
-        return
-    await message.answer(
-        _("Is it one of these? Tap your community."), reply_markup=keyboards.community_matches(found, locale())
-    )
+async def _language_typed(message: Message, _widget: Any, manager: DialogManager) -> None:
+    i18n: I18n = manager.middleware_data["i18n"]
+    await message.answer(bilingual(i18n, N_("Please tap a button to choose your language.")))
+    manager.show_mode = ShowMode.SEND
 
 
-@router.message(Onboarding.community, not_command)
-async def community_wrong_input(message: Message) -> None:
-    await message.answer(_("Please type the name of your community, or tap it in the list above."))
-
-
-@router.message(Onboarding.language, not_command)
-async def language_wrong_input(message: Message, i18n: I18n) -> None:
-    await message.answer(bilingual(i18n, N_("Please tap a button to choose your language.")),
-                         reply_markup=keyboards.languages())
+onboarding_dialog = Dialog(
+    Window(
+        Format("{prompt}"),
+        Row(
+            Select(Format("{item[1]}"), id="lang", item_id_getter=lambda item: item[0],
+                   items=[("zh_CN", "中文"), ("en", "English")], on_click=_language_chosen),
+        ),
+        MessageInput(_language_typed, filter=not_command),
+        state=Onboarding.language,
+        getter=_language_text,
+    ),
+    Window(
+        Format("{header}"),
+        Column(Select(Format("{item[1]}"), id="cc", item_id_getter=lambda item: item[0], items="communities",
+                      on_click=_community_chosen)),
+        Row(
+            Button(Tr("◀️ Previous"), id="prev", on_click=_previous, when="has_previous"),
+            Button(Tr("Next ▶️"), id="next", on_click=_next, when="has_next"),
+        ),
+        Button(Tr("📋 Show the whole list"), id="all", on_click=_whole_list, when="searching"),
+        MessageInput(_searched, content_types=[ContentType.TEXT], filter=not_command),
+        MessageInput(_not_a_name, filter=not_command),
+        Row(back_button(), Button(Tr("✖️ Cancel"), id="cancel", on_click=_cancelled)),
+        state=Onboarding.community,
+        getter=_communities,
+    ),
+)

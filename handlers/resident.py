@@ -1,307 +1,251 @@
-"""Residents: /new files a request in a few taps, /my follows it to the end.
+"""Residents: /new files a request in five steps, as an aiogram-dialog dialog.
 
-Steps 1-2 and the summary are inline menus edited in place; steps 3-5 use a
-reply keyboard (typing, sharing a location or a phone number need one). Every
-step offers Back and Cancel; buttons of an earlier step stop working once the
-person has moved on, and are answered with a clear message.
+One message is edited in place through the steps; the location and phone steps
+show a reply keyboard (sharing needs one) whose buttons aiogram-dialog maps back
+to widgets by invisible callback data, never by their label text. The draft
+lives in the dialog's data, so Back keeps what was typed, a language switch
+changes only the words, and a failed commit at Confirm leaves the dialog where
+it was (aiogram-dialog saves its context only after a handler succeeds).
 """
 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from aiogram import F, Router
+from aiogram import Bot, F, Router
+from aiogram.enums import ContentType
 from aiogram.filters import Command
-from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
 from aiogram.utils.i18n import gettext as _
+from aiogram_dialog import Dialog, DialogManager, ShowMode, StartMode, Window
+from aiogram_dialog.widgets.input import MessageInput
+from aiogram_dialog.widgets.kbd import Button, Column, Group, Next, RequestContact, RequestLocation, Row, Select
+from aiogram_dialog.widgets.markup.reply_keyboard import ReplyKeyboardFactory
+from aiogram_dialog.widgets.text import Format
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.services import catalogue, requests
 from bot.services.errors import DomainError, InvalidInput
 from handlers import keyboards
-from handlers.callbacks import GroupCB, MenuCB, ServiceCB, StepCB
+from handlers.callbacks import MenuCB
 from handlers.filters import not_command
-from handlers.onboarding import show_community_page
-from handlers.states import STEPS_TOTAL, Draft, NewRequest
+from handlers.states import STEPS_TOTAL, NewRequest
 from handlers.texts import error_text, esc, locale, response_time, step
+from handlers.widgets import Lines, Tr, back_button
 from models import User
 
 router = Router(name=__name__)
 
 
-def _is(text: str | None, label: str) -> bool:
-    return (text or "").strip() == label
+def _user(manager: DialogManager) -> User:
+    return manager.middleware_data["user"]
+
+
+def _session(manager: DialogManager) -> AsyncSession:
+    return manager.middleware_data["session"]
 
 
 # -- entering the flow ---------------------------------------------------------
 
-async def _begin(message: Message, session: AsyncSession, user: User, state: FSMContext) -> None:
-    await state.clear()
+async def start_new_request(manager: DialogManager, user: User, reply_to: Message) -> None:
     if user.community is None:
-        await message.answer(_("Please choose your community first, so the right social worker gets your request."))
-        await show_community_page(message, session, state, page=0, edit=False)
+        from handlers.onboarding import start_community_choice
+
+        await reply_to.answer(_("Please choose your community first, so the right social worker gets your request."))
+        await start_community_choice(manager, purpose="home")
         return
-    draft = Draft(token=str(uuid.uuid4()))
-    await state.set_state(NewRequest.group)
-    sent = await message.answer(await _group_text(), reply_markup=await _group_markup(session, user))
-    draft.menu_id = sent.message_id
-    await draft.save(state)
-
-
-async def _group_text() -> str:
-    return "\n".join([step(1, STEPS_TOTAL), _("Who needs the help?")])
-
-
-async def _group_markup(session: AsyncSession, user: User):  # noqa: ANN202
-    groups = await catalogue.target_groups_for(session, user.community)
-    return keyboards.target_groups(groups, locale())
+    await manager.start(NewRequest.group, mode=StartMode.RESET_STACK, show_mode=ShowMode.SEND)
 
 
 @router.message(Command("new"))
-async def new_command(message: Message, session: AsyncSession, user: User, state: FSMContext) -> None:
-    await _begin(message, session, user, state)
+async def new_command(message: Message, user: User, dialog_manager: DialogManager) -> None:
+    await start_new_request(dialog_manager, user, message)
 
 
 @router.callback_query(MenuCB.filter(F.action == "new"))
-async def new_from_menu(query: CallbackQuery, session: AsyncSession, user: User, state: FSMContext) -> None:
+async def new_from_menu(query: CallbackQuery, user: User, dialog_manager: DialogManager) -> None:
     await query.answer()
-    await _begin(query.message, session, user, state)
+    await start_new_request(dialog_manager, user, query.message)
 
 
-# -- step 1 and 2: inline menus -----------------------------------------------
-
-async def _current_draft(query: CallbackQuery, state: FSMContext) -> Draft | None:
-    """The draft, if this button belongs to the step the person is on."""
-    draft = await Draft.load(state)
-    if draft is None or draft.menu_id != query.message.message_id:
-        await query.answer(_("This button is no longer active. Send /new to start again."), show_alert=True)
-        return None
-    return draft
+async def _on_start(_start_data: Any, manager: DialogManager) -> None:
+    # The draft's identity: confirming the same draft twice files one request.
+    manager.dialog_data["token"] = str(uuid.uuid4())
 
 
-@router.callback_query(NewRequest.group, GroupCB.filter())
-async def group_chosen(
-    query: CallbackQuery, callback_data: GroupCB, session: AsyncSession, user: User, state: FSMContext
-) -> None:
-    draft = await _current_draft(query, state)
-    if draft is None:
-        return
-    offered = await catalogue.services_for(session, user.community, callback_data.code)
-    if not offered:
+# -- step 1 and 2: who, and what kind of help ----------------------------------
+
+async def _groups(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str, Any]:
+    user = _user(dialog_manager)
+    groups = await catalogue.target_groups_for(_session(dialog_manager), user.community)
+    lang = locale()
+    return {
+        "step": step(1, STEPS_TOTAL),
+        "groups": [(group.code, group.display_name(lang)) for group in groups],
+    }
+
+
+async def _group_chosen(query: CallbackQuery, _widget: Any, manager: DialogManager, code: str) -> None:
+    user = _user(manager)
+    offered = await catalogue.services_for(_session(manager), user.community, code)
+    if not offered:  # forged, or no longer offered here
         await query.answer(_("This choice is not available in your community. Please choose again."), show_alert=True)
         return
-    await query.answer()
-    draft.group = callback_data.code
-    await draft.save(state)
-    await state.set_state(NewRequest.service)
-    await query.message.edit_text(
-        "\n".join([step(2, STEPS_TOTAL), _("What kind of help?")]),
-        reply_markup=keyboards.services(offered, locale()),
-    )
+    manager.dialog_data["group"] = code
+    await manager.switch_to(NewRequest.service)
 
 
-@router.callback_query(NewRequest.service, ServiceCB.filter())
-async def service_chosen(
-    query: CallbackQuery, callback_data: ServiceCB, session: AsyncSession, user: User, state: FSMContext
-) -> None:
-    draft = await _current_draft(query, state)
-    if draft is None:
-        return
-    category = await catalogue.offered_category(session, user.community, callback_data.id)
-    if category is None or category.target_group_code != draft.group:
+async def _services(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str, Any]:
+    user = _user(dialog_manager)
+    code = dialog_manager.dialog_data.get("group") or ""
+    offered = await catalogue.services_for(_session(dialog_manager), user.community, code)
+    lang = locale()
+    return {
+        "step": step(2, STEPS_TOTAL),
+        "services": [(str(category.id), category.display_name(lang)) for category in offered],
+    }
+
+
+async def _service_chosen(query: CallbackQuery, _widget: Any, manager: DialogManager, category_id: str) -> None:
+    user = _user(manager)
+    category = await catalogue.offered_category(_session(manager), user.community, int(category_id))
+    if category is None or category.target_group_code != manager.dialog_data.get("group"):
         await query.answer(_("This choice is not available in your community. Please choose again."), show_alert=True)
         return
-    await query.answer()
-    draft.category_id = category.id
-    draft.menu_id = None
-    await draft.save(state)
-    await query.message.edit_text(_("✔️ Service: {service}").format(service=esc(category.display_name(locale()))))
-    await _ask_description(query.message, state)
+    manager.dialog_data["category_id"] = category.id
+    await manager.switch_to(NewRequest.description)
 
 
-async def _ask_description(message: Message, state: FSMContext) -> None:
-    await state.set_state(NewRequest.description)
-    await message.answer(
-        "\n".join(
-            [
-                step(3, STEPS_TOTAL),
-                _("Please tell us in a few words what help you need."),
-                _("For example: “I fell last week. I need someone to buy groceries and take me to a hospital check-up.”"),
-            ]
-        ),
-        reply_markup=keyboards.text_nav(),
+async def _use_the_buttons(message: Message, _widget: Any, manager: DialogManager) -> None:
+    """Typing where a choice is asked: a hint, and the same step again below it."""
+    await message.answer(_("Please use the buttons above, or send /cancel to stop."))
+    manager.show_mode = ShowMode.SEND
+
+
+async def _back_to_menu(query: CallbackQuery, _button: Button, manager: DialogManager) -> None:
+    await manager.done(show_mode=ShowMode.NO_UPDATE)
+    await query.message.edit_text(_("What would you like to do?"), reply_markup=keyboards.main_menu(_user(manager).roles))
+
+
+async def _cancelled(query: CallbackQuery, _button: Button, manager: DialogManager) -> None:
+    """Cancel at any step: nothing is filed, the keyboard goes, the main menu comes back."""
+    await manager.done(show_mode=ShowMode.NO_UPDATE)
+    bot: Bot = manager.middleware_data["bot"]
+    chat_id = query.from_user.id
+    if isinstance(query.message, Message) and manager.middleware_data.get("aiogd_event_simulated") is None:
+        await query.message.edit_reply_markup(reply_markup=None)
+    await bot.send_message(
+        chat_id,
+        _("Cancelled. Your request was not sent. Send /new whenever you need help."),
+        reply_markup=ReplyKeyboardRemove(),
     )
+    await bot.send_message(chat_id, _("What would you like to do?"), reply_markup=keyboards.main_menu(_user(manager).roles))
 
 
-# -- steps 3 to 5: typed text, location, phone ---------------------------------
+def _cancel() -> Button:
+    return Button(Tr("✖️ Cancel"), id="cancel", on_click=_cancelled)
 
-@router.message(NewRequest.description, F.text, not_command)
-async def description_given(message: Message, session: AsyncSession, user: User, state: FSMContext) -> None:
-    draft = await Draft.load(state)
-    if draft is None:
-        return
-    if _is(message.text, _("✖️ Cancel")):
-        await _cancel_flow(message, state)
-        return
-    if _is(message.text, _("⬅️ Back")):
-        await _back_to_services(message, session, user, state)
-        return
+
+# -- step 3: the description ---------------------------------------------------
+
+def _step_getter(number: int) -> Any:
+    async def getter(**_kwargs: Any) -> dict[str, Any]:
+        return {"step": step(number, STEPS_TOTAL)}
+
+    return getter
+
+
+async def _description_step(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str, Any]:
+    # Back from a later step keeps what was typed: it is shown and can be kept with one tap.
+    return {"step": step(3, STEPS_TOTAL), "description": esc(dialog_manager.dialog_data.get("description") or "")}
+
+
+async def _description_given(message: Message, _widget: Any, manager: DialogManager) -> None:
     try:
-        draft.description = requests.clean_description(message.text)
+        manager.dialog_data["description"] = requests.clean_description(message.text)
     except InvalidInput as error:
         await message.answer(error_text(error))
+        manager.show_mode = ShowMode.SEND
         return
-    await draft.save(state)
-    await _ask_location(message, state)
+    manager.show_mode = ShowMode.SEND
+    await manager.switch_to(NewRequest.location)
 
 
-@router.message(NewRequest.description, not_command)
-async def description_not_text(message: Message) -> None:
+async def _description_not_text(message: Message, _widget: Any, manager: DialogManager) -> None:
     await message.answer(_("Please type your description as a text message."))
+    manager.show_mode = ShowMode.SEND
 
 
-async def _ask_location(message: Message, state: FSMContext) -> None:
-    await state.set_state(NewRequest.location)
-    await message.answer(
-        "\n".join(
-            [
-                step(4, STEPS_TOTAL),
-                _("If you would like a home visit, you can send your location."),
-                _("You can also skip this."),
-            ]
-        ),
-        reply_markup=keyboards.share_location(),
-    )
+# -- step 4 and 5: location and phone (reply keyboards) ------------------------
+
+async def _location_shared(message: Message, _widget: Any, manager: DialogManager) -> None:
+    manager.dialog_data["latitude"] = message.location.latitude
+    manager.dialog_data["longitude"] = message.location.longitude
+    await manager.switch_to(NewRequest.phone)
 
 
-@router.message(NewRequest.location, F.location)
-async def location_shared(message: Message, state: FSMContext) -> None:
-    draft = await Draft.load(state)
-    if draft is None:
-        return
-    draft.latitude, draft.longitude = message.location.latitude, message.location.longitude
-    await draft.save(state)
-    await _ask_phone(message, state)
+async def _location_skipped(_query: CallbackQuery, _button: Button, manager: DialogManager) -> None:
+    manager.dialog_data["latitude"] = manager.dialog_data["longitude"] = None
+    await manager.switch_to(NewRequest.phone)
 
 
-@router.message(NewRequest.location, F.text, not_command)
-async def location_text(message: Message, state: FSMContext) -> None:
-    draft = await Draft.load(state)
-    if draft is None:
-        return
-    if _is(message.text, _("Skip")):
-        draft.latitude = draft.longitude = None
-        await draft.save(state)
-        await _ask_phone(message, state)
-    elif _is(message.text, _("⬅️ Back")):
-        await _ask_description(message, state)
-    elif _is(message.text, _("✖️ Cancel")):
-        await _cancel_flow(message, state)
-    else:
-        await message.answer(_("Please tap “📍 Send my location” or “Skip” below."))
-
-
-@router.message(NewRequest.location, not_command)
-async def location_wrong(message: Message) -> None:
+async def _location_wrong(message: Message, _widget: Any, manager: DialogManager) -> None:
     await message.answer(_("Please tap “📍 Send my location” or “Skip” below."))
+    manager.show_mode = ShowMode.NO_UPDATE
 
 
-async def _ask_phone(message: Message, state: FSMContext) -> None:
-    await state.set_state(NewRequest.phone)
-    await message.answer(
-        "\n".join(
-            [
-                step(5, STEPS_TOTAL),
-                _("May the social worker call you? Tap the button to share your phone number."),
-                _("Only the staff of your community's social work station will see it. You can also skip this."),
-            ]
-        ),
-        reply_markup=keyboards.share_phone(),
-    )
-
-
-@router.message(NewRequest.phone, F.contact)
-async def phone_shared(message: Message, session: AsyncSession, user: User, state: FSMContext) -> None:
-    draft = await Draft.load(state)
-    if draft is None:
-        return
+async def _phone_shared(message: Message, _widget: Any, manager: DialogManager) -> None:
     if message.contact.user_id != message.from_user.id:
         await message.answer(_("Please share your own number with the button below."))
+        manager.show_mode = ShowMode.NO_UPDATE
         return
-    draft.phone = message.contact.phone_number[:32]
-    await draft.save(state)
-    await message.answer(_("Thank you, your number is noted."), reply_markup=ReplyKeyboardRemove())
-    await _show_summary(message, session, user, state, draft)
+    manager.dialog_data["phone"] = message.contact.phone_number[:32]
+    await manager.switch_to(NewRequest.confirm)
 
 
-@router.message(NewRequest.phone, F.text, not_command)
-async def phone_text(message: Message, session: AsyncSession, user: User, state: FSMContext) -> None:
-    draft = await Draft.load(state)
-    if draft is None:
-        return
-    if _is(message.text, _("Skip")):
-        draft.phone = None
-        await draft.save(state)
-        await message.answer(_("All right, no phone number."), reply_markup=ReplyKeyboardRemove())
-        await _show_summary(message, session, user, state, draft)
-    elif _is(message.text, _("⬅️ Back")):
-        await _ask_location(message, state)
-    elif _is(message.text, _("✖️ Cancel")):
-        await _cancel_flow(message, state)
-    else:
-        await message.answer(_("Please tap the button below to share your number, or “Skip”."))
+async def _phone_skipped(_query: CallbackQuery, _button: Button, manager: DialogManager) -> None:
+    manager.dialog_data["phone"] = None
+    await manager.switch_to(NewRequest.confirm)
 
 
-@router.message(NewRequest.phone, not_command)
-async def phone_wrong(message: Message) -> None:
+async def _phone_wrong(message: Message, _widget: Any, manager: DialogManager) -> None:
     await message.answer(_("Please tap the button below to share your number, or “Skip”."))
+    manager.show_mode = ShowMode.NO_UPDATE
 
 
-# -- the summary and confirmation ---------------------------------------------
+# -- the summary, confirmation and receipt ---------------------------------------
 
-async def _show_summary(
-    message: Message, session: AsyncSession, user: User, state: FSMContext, draft: Draft
-) -> None:
-    await state.set_state(NewRequest.confirm)
-    sent = await message.answer(await _summary_text(session, user, draft), reply_markup=keyboards.confirm())
-    draft.menu_id = sent.message_id
-    await draft.save(state)
-
-
-async def _summary_text(session: AsyncSession, user: User, draft: Draft) -> str:
-    category = await catalogue.offered_category(session, user.community, draft.category_id or 0)
-    service = category.display_name(locale()) if category else "—"
-    return "\n".join(
-        [
-            _("Please check your request:"),
-            _("Community: {community}").format(community=esc(user.community.display_name(locale()))),
-            _("Service: {service}").format(service=esc(service)),
-            _("Description: {description}").format(description=esc(draft.description or "")),
-            _("Location: {location}").format(location=_("sent") if draft.latitude is not None else _("not given")),
-            _("Phone: {phone}").format(phone=esc(draft.phone) if draft.phone else _("not given")),
-            _("Tap “Send request” if this is right."),
-        ]
-    )
+async def _summary(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str, Any]:
+    data = dialog_manager.dialog_data
+    user = _user(dialog_manager)
+    category = await catalogue.offered_category(_session(dialog_manager), user.community, data.get("category_id") or 0)
+    lang = locale()
+    return {
+        "community": esc(user.community.display_name(lang)),
+        "service": esc(category.display_name(lang)) if category else "—",
+        "description": esc(data.get("description") or ""),
+        "location": _("sent") if data.get("latitude") is not None else _("not given"),
+        "phone": esc(data["phone"]) if data.get("phone") else _("not given"),
+    }
 
 
-@router.callback_query(NewRequest.confirm, StepCB.filter(F.action == "confirm"))
-async def confirmed(query: CallbackQuery, session: AsyncSession, user: User, state: FSMContext, clock: Clock) -> None:
-    draft = await _current_draft(query, state)
-    if draft is None:
-        return
+async def _confirmed(query: CallbackQuery, _button: Button, manager: DialogManager) -> None:
+    data = manager.dialog_data
+    user = _user(manager)
+    clock: Clock = manager.middleware_data["clock"]
     try:
         filed = await requests.file_request(
-            session,
+            _session(manager),
             user,
             requests.RequestDraft(
-                token=draft.token,
-                category_id=draft.category_id or 0,
-                description=draft.description or "",
-                latitude=draft.latitude,
-                longitude=draft.longitude,
-                phone=draft.phone,
+                token=data["token"],
+                category_id=data.get("category_id") or 0,
+                description=data.get("description") or "",
+                latitude=data.get("latitude"),
+                longitude=data.get("longitude"),
+                phone=data.get("phone"),
             ),
             now=clock.now(),
         )
@@ -309,93 +253,127 @@ async def confirmed(query: CallbackQuery, session: AsyncSession, user: User, sta
         await query.answer(error_text(error), show_alert=True)
         return
     request = filed.request
-    if not filed.created:
-        await query.answer(_("Your request {number} was already received.").format(number=request.number), show_alert=True)
-        return
-    # The receipt goes out before the draft is dropped: if Telegram fails here the whole
-    # update rolls back and the draft is still there for the next press.
-    await query.message.edit_text(
-        "\n".join(
-            [
-                _("✅ Your request is received. Number: <b>{number}</b>").format(number=request.number),
-                _("A social worker of {community} will contact you within {time}.").format(
-                    community=esc(request.community.display_name(locale())),
-                    time=response_time(request.category.response_minutes),
-                ),
-                _("Send /my to see how it is going."),
-            ]
+    data["number"] = request.number
+    data["receipt"] = "\n".join(
+        [
+            _("✅ Your request is received. Number: <b>{number}</b>").format(number=request.number),
+            _("A social worker of {community} will contact you within {time}.").format(
+                community=esc(request.community.display_name(locale())),
+                time=response_time(request.category.response_minutes),
+            ),
+            _("Send /my to see how it is going."),
+        ]
+    )
+    # The receipt is rendered next; the commit that saves the request happens before it is sent.
+    await manager.switch_to(NewRequest.filed)
+
+
+async def _already_filed(query: CallbackQuery, _button: Button, manager: DialogManager) -> None:
+    """Confirm pressed again after the receipt (a double tap): say so, file nothing."""
+    await query.answer(
+        _("Your request {number} was already received.").format(number=manager.dialog_data.get("number")),
+        show_alert=True,
+    )
+
+
+async def _receipt(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str, Any]:
+    return {"receipt": dialog_manager.dialog_data.get("receipt", "")}
+
+
+async def _my_requests(query: CallbackQuery, _button: Button, manager: DialogManager) -> None:
+    from handlers.cases import show_request_list
+
+    await manager.done(show_mode=ShowMode.NO_UPDATE)
+    # Below a receipt: the receipt stays and the list comes as a new message.
+    await show_request_list(query.message, _session(manager), _user(manager), edit=False)
+
+
+new_request_dialog = Dialog(
+    Window(
+        Lines(Format("{step}"), Tr("Who needs the help?")),
+        Column(Select(Format("{item[1]}"), id="grp", item_id_getter=lambda item: item[0], items="groups",
+                      on_click=_group_chosen)),
+        Row(Button(Tr("⬅️ Back"), id="back", on_click=_back_to_menu), _cancel()),
+        MessageInput(_use_the_buttons, filter=not_command),
+        state=NewRequest.group,
+        getter=_groups,
+    ),
+    Window(
+        Lines(Format("{step}"), Tr("What kind of help?")),
+        Column(Select(Format("{item[1]}"), id="svc", item_id_getter=lambda item: item[0], items="services",
+                      on_click=_service_chosen)),
+        Row(back_button(), _cancel()),
+        MessageInput(_use_the_buttons, filter=not_command),
+        state=NewRequest.service,
+        getter=_services,
+    ),
+    Window(
+        Lines(
+            Format("{step}"),
+            Tr("Please tell us in a few words what help you need."),
+            Tr("For example: “I fell last week. I need someone to buy groceries and take me to a hospital check-up.”"),
         ),
-        reply_markup=keyboards.after_filing(),
-    )
-    await query.answer()
-    # Out of the flow, but remember what was filed from this summary, so a late second
-    # press is told so instead of being invited to start again.
-    await state.set_state(None)
-    await state.set_data({"filed_number": request.number, "filed_menu": query.message.message_id})
-
-
-@router.callback_query(StepCB.filter(F.action == "confirm"))
-async def confirmed_again(query: CallbackQuery, state: FSMContext) -> None:
-    data = await state.get_data()
-    if data.get("filed_menu") == query.message.message_id:
-        await query.answer(
-            _("Your request {number} was already received.").format(number=data["filed_number"]), show_alert=True
-        )
-    else:
-        await query.answer(_("This button is no longer active. Send /new to start again."), show_alert=True)
-
-
-# -- back and cancel -----------------------------------------------------------
-
-@router.callback_query(StepCB.filter(F.action == "cancel"))
-async def cancel_pressed(query: CallbackQuery, state: FSMContext) -> None:
-    if await state.get_state() is None:
-        await query.answer(_("This button is no longer active. Send /new to start again."), show_alert=True)
-        return
-    await query.answer()
-    await query.message.edit_reply_markup(reply_markup=None)
-    await _cancel_flow(query.message, state)
-
-
-async def _cancel_flow(message: Message, state: FSMContext) -> None:
-    await state.clear()
-    await message.answer(
-        _("Cancelled. Your request was not sent. Send /new whenever you need help."), reply_markup=ReplyKeyboardRemove()
-    )
-
-
-@router.callback_query(NewRequest.group, StepCB.filter(F.action == "back"))
-@router.callback_query(NewRequest.service, StepCB.filter(F.action == "back"))
-@router.callback_query(NewRequest.confirm, StepCB.filter(F.action == "back"))
-async def back_pressed(query: CallbackQuery, session: AsyncSession, user: User, state: FSMContext) -> None:
-    draft = await _current_draft(query, state)
-    if draft is None:
-        return
-    await query.answer()
-    current = await state.get_state()
-    if current == NewRequest.group.state:
-        await state.clear()
-        await query.message.edit_text(_("What would you like to do?"), reply_markup=keyboards.main_menu(user.roles))
-    elif current == NewRequest.service.state:
-        await state.set_state(NewRequest.group)
-        await query.message.edit_text(await _group_text(), reply_markup=await _group_markup(session, user))
-    elif current == NewRequest.confirm.state:
-        draft.menu_id = None
-        await draft.save(state)
-        await query.message.edit_reply_markup(reply_markup=None)
-        await _ask_phone(query.message, state)
-
-
-async def _back_to_services(message: Message, session: AsyncSession, user: User, state: FSMContext) -> None:
-    draft = await Draft.load(state)
-    if draft is None or draft.group is None:
-        return
-    await message.answer(_("All right, let us go back."), reply_markup=ReplyKeyboardRemove())
-    await state.set_state(NewRequest.service)
-    offered = await catalogue.services_for(session, user.community, draft.group)
-    sent = await message.answer(
-        "\n".join([step(2, STEPS_TOTAL), _("What kind of help?")]),
-        reply_markup=keyboards.services(offered, locale()),
-    )
-    draft.menu_id = sent.message_id
-    await draft.save(state)
+        Tr("Your description so far: “{description}”. Type a new one, or keep it.", when="description"),
+        MessageInput(_description_given, content_types=[ContentType.TEXT], filter=not_command),
+        MessageInput(_description_not_text, filter=not_command),
+        Next(Tr("✔️ Keep this description"), id="keep", when="description"),
+        Row(back_button(), _cancel()),
+        state=NewRequest.description,
+        getter=_description_step,
+    ),
+    Window(
+        Lines(
+            Format("{step}"),
+            Tr("If you would like a home visit, you can send your location."),
+            Tr("You can also skip this."),
+        ),
+        MessageInput(_location_shared, content_types=[ContentType.LOCATION]),
+        MessageInput(_location_wrong, filter=not_command),
+        RequestLocation(Tr("📍 Send my location")),
+        Button(Tr("Skip"), id="skip", on_click=_location_skipped),
+        Row(back_button(), _cancel()),
+        markup_factory=ReplyKeyboardFactory(resize_keyboard=True),
+        state=NewRequest.location,
+        getter=_step_getter(4),
+    ),
+    Window(
+        Lines(
+            Format("{step}"),
+            Tr("May the social worker call you? Tap the button to share your phone number."),
+            Tr("Only the staff of your community's social work station will see it. You can also skip this."),
+        ),
+        MessageInput(_phone_shared, content_types=[ContentType.CONTACT]),
+        MessageInput(_phone_wrong, filter=not_command),
+        RequestContact(Tr("📞 I agree: share my phone number")),
+        Button(Tr("Skip"), id="skip", on_click=_phone_skipped),
+        Row(back_button(), _cancel()),
+        markup_factory=ReplyKeyboardFactory(resize_keyboard=True),
+        state=NewRequest.phone,
+        getter=_step_getter(5),
+    ),
+    Window(
+        Lines(
+            Tr("Please check your request:"),
+            Tr("Community: {community}"),
+            Tr("Service: {service}"),
+            Tr("Description: {description}"),
+            Tr("Location: {location}"),
+            Tr("Phone: {phone}"),
+            Tr("Tap “Send request” if this is right."),
+        ),
+        Button(Tr("✅ Send request"), id="confirm", on_click=_confirmed),
+        Row(back_button(), _cancel()),
+        MessageInput(_use_the_buttons, filter=not_command),
+        state=NewRequest.confirm,
+        getter=_summary,
+    ),
+    Window(
+        Format("{receipt}"),
+        Button(Tr("📋 My requests"), id="my", on_click=_my_requests),
+        # Not shown: a second tap on the summary's Confirm lands here and is told it is filed.
+        Group(Button(Tr("✅ Send request"), id="confirm", on_click=_already_filed), when=lambda *_: False),
+        state=NewRequest.filed,
+        getter=_receipt,
+    ),
+    on_start=_on_start,
+)

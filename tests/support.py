@@ -34,6 +34,15 @@ def T(msgid: str, lang: str = "zh_CN", **params: object) -> str:  # noqa: N802 -
     return text.format(**params) if params else text
 
 
+def callback_data_of(message, label: str) -> str:  # noqa: ANN001 - a tgemu BotMessage
+    """The callback data behind an inline button, kept to press it after the menu changed."""
+    for row in (message.reply_markup or {}).get("inline_keyboard", []):
+        for button in row:
+            if button.get("text") == label:
+                return button["callback_data"]
+    raise AssertionError(f"no inline button {label!r}")
+
+
 def has_button(label: str):  # noqa: ANN201
     return lambda message: label in message.buttons
 

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SOURCE_DIRS = ("bot", "handlers")
 # The keywords of babel.cfg / pybabel extract: `_` and `gettext` from aiogram, `N_` for
 # msgids marked where they are defined, `ngettext(singular, plural, n)`.
-KEYWORDS = {"_": None, "N_": None, "gettext": None, "ngettext": (1, 2)}
+KEYWORDS = {"_": None, "N_": None, "gettext": None, "ngettext": (1, 2), "Tr": None}
 
 # Messages that are the same in Chinese on purpose: the language picker shows both names.
 SAME_IN_CHINESE = {"/language — 中文 / English", "中文 / English"}

@@ -146,15 +146,20 @@ async def test_every_step_has_a_way_back(emulator, session):
     await person.wait_for_message(has_button("心理疏导、谈心"))
     await person.press("心理疏导、谈心")
     await person.wait_for_message(T("Please tell us in a few words what help you need."))
-    await person.tap_reply(T("⬅️ Back"))  # description -> services
+    await person.press(T("⬅️ Back"))  # description -> services (inline buttons under the question)
     await person.wait_for_message(has_button("心理疏导、谈心"))
     await person.press("心理疏导、谈心")
     await person.wait_for_message(T("Please tell us in a few words what help you need."))
     await person.send_text("想找人聊聊天。")
     await person.wait_for_message(T("If you would like a home visit, you can send your location."))
-    await person.tap_reply(T("⬅️ Back"))  # location -> description
-    await person.wait_for_message(T("Please tell us in a few words what help you need."))
-    await person.send_text("想找人聊聊天，最近睡不好。")
+    await person.tap_reply(T("⬅️ Back"))  # location -> description: what was typed is kept
+    kept = await person.wait_for_message(has_button(T("✔️ Keep this description")))
+    assert "想找人聊聊天。" in kept.text
+    await person.press(T("✔️ Keep this description"))
+    await person.wait_for_message(T("If you would like a home visit, you can send your location."))
+    await person.tap_reply(T("⬅️ Back"))
+    await person.wait_for_message(has_button(T("✔️ Keep this description")))
+    await person.send_text("想找人聊聊天，最近睡不好。")  # or typed anew
     await person.wait_for_message(T("If you would like a home visit, you can send your location."))
     await person.tap_reply(T("Skip"))
     await person.wait_for_message(T("May the social worker call you? Tap the button to share your phone number."))

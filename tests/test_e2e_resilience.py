@@ -102,14 +102,17 @@ async def test_a_busy_telegram_at_confirm_delays_the_receipt_but_files_once(emul
     assert request.description == "需要有人陪我去医院拿药。"
 
 
-async def test_an_error_after_the_button_was_answered_is_told_in_the_chat(emulator, session):
+async def test_a_reply_that_keeps_failing_is_reported_and_the_step_can_be_repeated(emulator, session):
     person = await onboard(emulator)
     await person.send_text("/new")
-    await person.wait_for_message(has_button("老年人"))
-    # The group step answers the button first, then edits the menu: the edit keeps failing.
+    menu = await person.wait_for_message(has_button("老年人"))
+    # Every retry of the step's edit fails: the person is told, and the dialog stays on step 1.
     emulator.inject_error("editMessageText", error_code=502, description="Bad Gateway", times=4)
-    await person.press("老年人")
-    await person.wait_for_message(T(SORRY))
+    query = await person.press("老年人")
+    answer = await person.wait_for_callback_answer(query, timeout=20)
+    assert answer.text == T(SORRY) and answer.show_alert
+    await person.press("老年人", message_id=menu.message_id)
+    await person.wait_for_message(has_button("康复训练"))
 
 
 @pytest.mark.parametrize("lang", ["zh_CN", "en"])
