@@ -12,7 +12,7 @@ from sqlalchemy import select
 from bot.services import requests as request_service
 from models import OutboxStatus, OutgoingMessage
 from tests.conftest import CLOCK
-from tests.support import T, fill_request, has_button, onboard, requests_of
+from tests.support import T, fill_request, has_button, onboard, requests_of, user_row
 
 pytestmark = pytest.mark.usefixtures("app")
 
@@ -134,3 +134,48 @@ async def test_a_failed_commit_at_confirm_says_not_saved_and_keeps_the_draft(emu
     await person.wait_for_message(T("Send /my to see how it is going.", lang))
     [request] = await requests_of(session, person)
     assert request.description == "需要有人陪我去医院拿药。"
+
+
+async def test_a_failed_commit_when_cancelling_a_request_keeps_it_and_can_be_retried(emulator, session, commit_failure):
+    person = await onboard(emulator)
+    await fill_request(person, description="腿伤后需要康复训练指导。")
+    await person.press(T("✅ Send request"))
+    receipt = await person.wait_for_message(T("Send /my to see how it is going."))
+    number = re.search(r"\d{4}-\d{6}", receipt.text).group(0)
+    await person.send_text("/my")
+    listing = await person.wait_for_message(lambda m: any(number in b for b in m.buttons))
+    await person.press(next(b for b in listing.buttons if number in b))
+    await person.wait_for_message(has_button(T("Cancel this request")))
+    await person.press(T("Cancel this request"))
+    ask = await person.wait_for_message(has_button(T("Yes, cancel it")))
+
+    commit_failure.arm()
+    query = await person.press(T("Yes, cancel it"), message_id=ask.message_id)
+    answer = await person.wait_for_callback_answer(query)
+    assert commit_failure.fired == 1 and answer.text == T(SORRY)
+    # Not "cancelled": the question is still there and the request is still open.
+    assert T("Yes, cancel it") in next(m for m in person.messages if m.message_id == ask.message_id).buttons
+    [request] = await requests_of(session, person)
+    assert request.status.value == "new"
+
+    await person.press(T("Yes, cancel it"), message_id=ask.message_id)
+    await person.wait_for_message(T("Request {number} is cancelled. Send /new whenever you need help again.",
+                                    number=number))
+    [request] = await requests_of(session, person)
+    assert request.status.value == "cancelled"
+
+
+async def test_a_failed_commit_at_language_choice_keeps_the_old_language(emulator, session, commit_failure):
+    person = await onboard(emulator, lang="zh_CN")
+    await person.send_text("/language")
+    await person.wait_for_message(has_button("English"))
+    commit_failure.arm()
+    query = await person.press("English")
+    answer = await person.wait_for_callback_answer(query)
+    assert commit_failure.fired == 1
+    assert answer.text == T(SORRY, "zh_CN")  # said in the language still saved
+    assert not [m for m in person.messages if T("Done: I will talk with you in English.", "en") in m.text]
+    assert (await user_row(session, person)).locale == "zh_CN"
+    await person.press("English")
+    await person.wait_for_message(T("Done: I will talk with you in English.", "en"))
+    assert (await user_row(session, person)).locale == "en"
