@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiogram import Bot, Dispatcher, F
@@ -24,7 +25,7 @@ from bot.delivery.retry import RetryRequestMiddleware
 from bot.delivery.sender import OutboxSender
 from bot.i18n import make_i18n
 from bot.menus import set_default_menus
-from bot.middlewares import DbSessionMiddleware, UserLocaleMiddleware, UserMiddleware
+from bot.middlewares import DbSessionMiddleware, UpdateDoneMiddleware, UserLocaleMiddleware, UserMiddleware
 from bot.services import users
 from bot.transaction import CommitBeforeSend
 from handlers import build_routers
@@ -101,6 +102,7 @@ def build_app(
     engine: AsyncEngine | None = None,
     per_chat_interval: float = 1.0,
     clock: Clock | None = None,
+    on_update_done: Callable[[int], None] | None = None,
 ) -> App:
     token = settings.require_token()
     clock = clock or SystemClock()
@@ -130,6 +132,8 @@ def build_app(
         sender=sender,
         clock=clock,
     )
+    if on_update_done is not None:
+        dp.update.outer_middleware(UpdateDoneMiddleware(on_update_done))
     dp.update.outer_middleware(DbSessionMiddleware(session_factory, on_outbox=sender.wake))
     dp.update.outer_middleware(UserMiddleware())
     UserLocaleMiddleware(i18n).setup(dp)

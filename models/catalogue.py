@@ -18,7 +18,7 @@ class TargetGroup(Base):
     name_en: Mapped[str] = mapped_column(String(100))
     sort_order: Mapped[int] = mapped_column(default=0)
 
-    categories: Mapped[list[ServiceCategory]] = relationship(back_populates="target_group")
+    categories: Mapped[list[ServiceCategory]] = relationship(back_populates="target_group", lazy="raise")
 
     def display_name(self, locale: str) -> str:
         return self.name_zh if locale == "zh_CN" else self.name_en
@@ -42,7 +42,7 @@ class ServiceCategory(Base):
     active: Mapped[bool] = mapped_column(default=True)
     sort_order: Mapped[int] = mapped_column(default=0)
 
-    target_group: Mapped[TargetGroup] = relationship(back_populates="categories")
+    target_group: Mapped[TargetGroup] = relationship(back_populates="categories", lazy="raise")
 
     def display_name(self, locale: str) -> str:
         return self.name_zh if locale == "zh_CN" else self.name_en

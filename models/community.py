@@ -31,7 +31,7 @@ class Organization(Base):
     name_en: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column()
 
-    communities: Mapped[list[Community]] = relationship(back_populates="organization")
+    communities: Mapped[list[Community]] = relationship(back_populates="organization", lazy="raise")
 
 
 class Community(Base):
@@ -53,7 +53,7 @@ class Community(Base):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column()
 
-    organization: Mapped[Organization | None] = relationship(back_populates="communities")
+    organization: Mapped[Organization | None] = relationship(back_populates="communities", lazy="raise")
 
     def display_name(self, locale: str) -> str:
         if locale != "zh_CN" and self.name_en:

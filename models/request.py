@@ -82,11 +82,11 @@ class ServiceRequest(Base):
     closed_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
 
-    resident: Mapped[User] = relationship(foreign_keys=[resident_id])
+    resident: Mapped[User] = relationship(foreign_keys=[resident_id], lazy="raise")
     community: Mapped[Community] = relationship(lazy="joined")
     category: Mapped[ServiceCategory] = relationship(lazy="joined")
     events: Mapped[list[RequestEvent]] = relationship(
-        back_populates="request", order_by="RequestEvent.id", cascade="all, delete-orphan"
+        back_populates="request", order_by="RequestEvent.id", cascade="all, delete-orphan", lazy="raise"
     )
 
 
@@ -104,5 +104,5 @@ class RequestEvent(Base):
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column()
 
-    request: Mapped[ServiceRequest] = relationship(back_populates="events")
-    actor: Mapped[User | None] = relationship()
+    request: Mapped[ServiceRequest] = relationship(back_populates="events", lazy="raise")
+    actor: Mapped[User | None] = relationship(lazy="raise")

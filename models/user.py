@@ -70,7 +70,7 @@ class UserRole(Base):
     granted_at: Mapped[datetime] = mapped_column()
     granted_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
 
-    user: Mapped[User] = relationship(back_populates="role_rows", foreign_keys=[user_id])
+    user: Mapped[User] = relationship(back_populates="role_rows", foreign_keys=[user_id], lazy="raise")
 
 
 class SocialWorker(Base):
@@ -86,9 +86,9 @@ class SocialWorker(Base):
     capacity: Mapped[int] = mapped_column(default=10)
     created_at: Mapped[datetime] = mapped_column()
 
-    user: Mapped[User] = relationship(back_populates="social_worker")
+    user: Mapped[User] = relationship(back_populates="social_worker", lazy="raise")
     home_community: Mapped[Community | None] = relationship(lazy="joined")
-    organization: Mapped[Organization | None] = relationship()
+    organization: Mapped[Organization | None] = relationship(lazy="raise")
 
 
 class Invite(Base):

@@ -30,6 +30,33 @@ TOKEN = "123456:LINLI-TEST"
 # still until a test moves it (CLOCK.advance(minutes=31)); nothing sleeps to wait for time.
 CLOCK = ManualClock()
 _running_apps: list[App] = []
+
+
+class HandledUpdates:
+    """Update ids the running bot has finished with (committed, replied, errors reported)."""
+
+    def __init__(self) -> None:
+        self.done: set[int] = set()
+        self._changed = asyncio.Event()
+
+    def __call__(self, update_id: int) -> None:
+        self.done.add(update_id)
+        self._changed.set()
+
+    async def wait_for(self, update_ids: list[int], timeout: float = 15.0) -> None:
+        async def _wait() -> None:
+            while not set(update_ids) <= self.done:
+                self._changed.clear()
+                await self._changed.wait()
+
+        try:
+            await asyncio.wait_for(_wait(), timeout)
+        except TimeoutError:
+            missing = sorted(set(update_ids) - self.done)
+            raise AssertionError(f"the bot did not finish updates {missing} within {timeout}s") from None
+
+
+HANDLED = HandledUpdates()
 _ids = itertools.count(700_000)
 
 
@@ -115,7 +142,7 @@ async def app(
         telegram_api_base=emulator.base_url,
         _env_file=None,
     )
-    application = build_app(settings, engine=engine, per_chat_interval=0.02, clock=CLOCK)
+    application = build_app(settings, engine=engine, per_chat_interval=0.02, clock=CLOCK, on_update_done=HANDLED)
     _running_apps.append(application)
     polling = asyncio.create_task(
         application.start_polling(handle_signals=False, polling_timeout=1)

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import make_i18n
 from models import ServiceRequest, User
-from tests.conftest import next_telegram_id
+from tests.conftest import HANDLED, next_telegram_id
 from tgemu import BotAPIEmulator
 from tgemu.user import EmulatedUser
 
@@ -102,10 +102,10 @@ async def fill_request(
 async def requests_of(session: AsyncSession, person: EmulatedUser) -> list[ServiceRequest]:
     """The person's requests, read once the bot has finished with their last update.
 
-    The bot replies before its transaction commits, so a test that saw the reply
-    waits for the chat to go quiet before it reads the database.
+    Waits for the dispatcher's own signal that every update this person sent is
+    fully handled (its transaction ended), so "nothing was stored" means it.
     """
-    await person.wait_idle(quiet=0.15)
+    await settled(person)
     telegram_id = person.id
     session.expire_all()
     user = await session.scalar(select(User).where(User.telegram_id == telegram_id))
@@ -120,8 +120,13 @@ async def requests_of(session: AsyncSession, person: EmulatedUser) -> list[Servi
     return found
 
 
+async def settled(person: EmulatedUser) -> None:
+    """Return once the bot has finished handling everything this person did."""
+    await HANDLED.wait_for(person.update_ids)
+
+
 async def user_row(session: AsyncSession, person: EmulatedUser) -> User | None:
-    await person.wait_idle(quiet=0.15)
+    await settled(person)
     telegram_id = person.id
     session.expire_all()
     user = await session.scalar(select(User).where(User.telegram_id == telegram_id))

@@ -9,7 +9,17 @@ from sqlalchemy import select
 
 from models import EventKind, OutboxStatus, OutgoingMessage, RequestEvent, RequestStatus
 from tests.conftest import CLOCK, next_telegram_id
-from tests.support import COMMUNITY_BUTTON, LANGUAGE_BUTTON, T, fill_request, has_button, onboard, requests_of, user_row
+from tests.support import (
+    COMMUNITY_BUTTON,
+    LANGUAGE_BUTTON,
+    T,
+    fill_request,
+    has_button,
+    onboard,
+    requests_of,
+    settled,
+    user_row,
+)
 
 pytestmark = pytest.mark.usefixtures("app")
 
@@ -298,6 +308,6 @@ async def test_the_chosen_language_also_sets_the_chats_command_menu(emulator):
     await person.wait_for_message(has_button("中文"))
     await person.press("中文")
     await person.wait_for_message(T("Done: I will talk with you in English."))
-    await person.wait_idle(quiet=0.1)
+    await settled(person)
     menu = {c["command"]: c["description"] for c in emulator.commands(scope_type="chat", chat_id=person.id)}
     assert menu["new"] == "我要求助" and menu["cancel"] == "取消当前操作"

@@ -125,3 +125,17 @@ def test_the_manual_clock_stands_still_until_moved():
     with pytest.raises(ValueError):
         clock.set(datetime(2026, 1, 1))  # naive
     assert SystemClock().now().tzinfo is UTC
+
+
+async def test_relationships_that_are_not_loaded_explicitly_raise(session_factory, world):
+    """A missing eager load fails here, in tests, not as a MissingGreenlet at run time."""
+    from sqlalchemy import select
+    from sqlalchemy.exc import InvalidRequestError
+
+    from models import SocialWorker
+
+    async with session_factory() as session:
+        worker = await session.scalar(select(SocialWorker).limit(1))
+        with pytest.raises(InvalidRequestError, match="lazy='raise'"):
+            _ = worker.organization
+        await session.rollback()
