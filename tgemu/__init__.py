@@ -12,9 +12,17 @@ as users through :meth:`BotAPIEmulator.user`::
         reply = await user.wait_for_message("欢迎")
         await user.press("新建求助")
 
-The server implements the subset of the Bot API the Linli bot uses with
-Telegram's limits and exact error texts, so failures surface as the same
-aiogram exceptions they would raise in production.
+The server implements the subset of the Bot API the Linli bot, its tests and
+demo use, with Telegram's limits and error texts (checked against the sources
+of the Bot API server and tdlib), so failures surface as the same aiogram
+exceptions they would raise in production: entity parsing errors, "message is
+not modified", the 4096/1024-character and 64-byte limits, 429 with
+``retry_after`` (:meth:`BotAPIEmulator.inject_error`), 403 for users who
+blocked the bot, per-scope and per-language command menus.
+
+Deliberately not emulated: group chats, legacy ``parse_mode=Markdown`` and
+files sent by HTTP URL (both refused with a plain "tgemu does not..." error),
+and methods nothing here calls (they answer 404 like unknown methods).
 """
 
 from .errors import ApiError

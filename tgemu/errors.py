@@ -25,18 +25,12 @@ class ApiError(Exception):
     """An error response of the Bot API (``{"ok": false, ...}``)."""
 
     def __init__(
-        self,
-        error_code: int,
-        description: str,
-        *,
-        retry_after: int | None = None,
-        migrate_to_chat_id: int | None = None,
+        self, error_code: int, description: str, *, retry_after: int | None = None
     ) -> None:
         super().__init__(description)
         self.error_code = error_code
         self.description = description
         self.retry_after = retry_after
-        self.migrate_to_chat_id = migrate_to_chat_id
 
     def to_payload(self) -> dict[str, Any]:
         """Render the JSON body Telegram would send for this error."""
@@ -45,13 +39,8 @@ class ApiError(Exception):
             "error_code": self.error_code,
             "description": self.description,
         }
-        parameters: dict[str, int] = {}
         if self.retry_after is not None:
-            parameters["retry_after"] = self.retry_after
-        if self.migrate_to_chat_id is not None:
-            parameters["migrate_to_chat_id"] = self.migrate_to_chat_id
-        if parameters:
-            payload["parameters"] = parameters
+            payload["parameters"] = {"retry_after": self.retry_after}
         return payload
 
     def __repr__(self) -> str:

@@ -13,8 +13,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
-from .errors import bad_request
+from .errors import ApiError, bad_request
 
 __all__ = [
     "EntityParseError",
@@ -22,7 +23,6 @@ __all__ = [
     "command_entities",
     "format_message_text",
     "parse_html",
-    "parse_markdown",
     "parse_markdown_v2",
     "utf16_len",
 ]
@@ -100,66 +100,112 @@ def _sorted(entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------------------
 # HTML
 # ---------------------------------------------------------------------------
+#
+# A port of tdlib's ``parse_html`` (td/telegram/MessageEntity.cpp), which reads
+# a NUL-terminated string: ``at`` returns "\0" past the end and ``_is_space``
+# counts "\0" as a space, so the same inputs hit the same error branches.
+
+
+def _valid_date_format(date_format: str) -> bool:
+    """tdlib's FormattedDate::get_date_flags: "r"/"R" or letters of "tTdDwW"."""
+    return date_format in ("r", "R") or all(char in "tTdDwW" for char in date_format)
+
+
+def _is_space(char: str) -> bool:
+    return char in " \t\r\n\0\v"
+
+
+def _is_ascii_alnum(char: str) -> bool:
+    return char.isascii() and char.isalnum()
 
 
 @dataclass
 class _OpenTag:
     name: str
-    attributes: dict[str, str]
+    argument: str
+    unix_time: int
     offset: int
+    text_start: int
 
 
-def _decode_html_entity(source: str, index: int) -> tuple[str, int] | None:
-    """Decode ``&...;`` at ``index``; tdlib only knows 4 names plus numerics."""
-    end = source.find(";", index + 1, index + 12)
-    if end == -1:
-        return None
-    body = source[index + 1 : end]
-    if body.startswith("#"):
-        digits = body[1:]
-        try:
-            code = int(digits[1:], 16) if digits[:1] in ("x", "X") else int(digits, 10)
-        except ValueError:
+def _decode_html_entity(source: str, index: int) -> tuple[int, int] | None:
+    """Decode ``&...`` at ``index`` into (code point, next index), as tdlib does.
+
+    Only ``lt``, ``gt``, ``amp``, ``quot`` and numeric references are known;
+    the closing ``;`` is optional.
+    """
+
+    def at(position: int) -> str:
+        return source[position] if position < len(source) else "\0"
+
+    end = index + 1
+    code = 0
+    if at(index + 1) == "#":
+        end += 1
+        if at(index + 2) == "x":
+            end += 1
+            while at(end) in "0123456789abcdefABCDEF" and at(end) != "\0":
+                code = code * 16 + int(at(end), 16)
+                end += 1
+        else:
+            while at(end) in "0123456789" and at(end) != "\0":
+                code = code * 10 + int(at(end))
+                end += 1
+        if code == 0 or code >= 0x10FFFF or end - index >= 10:
             return None
-        if not 0 < code <= 0x10FFFF or 0xD800 <= code <= 0xDFFF:
+    else:
+        while at(end).isascii() and at(end).isalpha():
+            end += 1
+        name = source[index + 1 : end]
+        if name not in _NAMED_HTML_ENTITIES:
             return None
-        return chr(code), end - index + 1
-    if body in _NAMED_HTML_ENTITIES:
-        return _NAMED_HTML_ENTITIES[body], end - index + 1
-    return None
+        code = ord(_NAMED_HTML_ENTITIES[name])
+    return code, end + 1 if at(end) == ";" else end
 
 
-def _html_entity(tag: _OpenTag, offset: int, length: int) -> dict[str, Any] | None:
-    attributes = tag.attributes
+def _html_entity(tag: _OpenTag, offset: int, length: int, inner: str) -> dict[str, Any] | None:
     entity: dict[str, Any] = {"offset": offset, "length": length}
     if tag.name == "a":
-        href = attributes.get("href", "")
-        if not href:
-            return None
-        entity.update(type="text_link", url=href)
+        # tdlib also turns tg://user?id= into text_mention and normalises the URL.
+        entity.update(type="text_link", url=tag.argument or inner)
     elif tag.name == "code":
         entity["type"] = "code"
-        css_class = attributes.get("class", "")
-        if css_class.startswith("language-") and len(css_class) > len("language-"):
-            entity["language"] = css_class[len("language-") :]
+        if tag.argument:
+            entity["language"] = tag.argument  # kept only if a <pre> absorbs it
     elif tag.name == "tg-emoji":
-        emoji_id = attributes.get("emoji-id", "")
-        if not emoji_id:
-            return None
-        entity.update(type="custom_emoji", custom_emoji_id=emoji_id)
+        if not tag.argument.isdigit() or int(tag.argument) == 0 or int(tag.argument) >= 2**63:
+            raise EntityParseError("Invalid custom emoji identifier specified")
+        entity.update(type="custom_emoji", custom_emoji_id=tag.argument)
     elif tag.name == "tg-time":
-        try:
-            unix_time = int(attributes.get("unix", ""))
-        except ValueError:
+        if not _valid_date_format(tag.argument):
+            raise EntityParseError("Invalid date format used")
+        if tag.unix_time <= 0:
             return None
-        entity.update(type="date_time", unix_time=unix_time)
-        if attributes.get("format"):
-            entity["date_time_format"] = attributes["format"]
+        entity.update(type="date_time", unix_time=tag.unix_time)
+        if tag.argument:
+            entity["date_time_format"] = tag.argument
     elif tag.name == "blockquote":
-        entity["type"] = "expandable_blockquote" if "expandable" in attributes else "blockquote"
+        entity["type"] = "expandable_blockquote" if tag.argument else "blockquote"
     else:
         entity["type"] = _HTML_ENTITY_TYPES[tag.name]
     return entity
+
+
+def _html_attribute(tag: str, name: str, value: str, open_tag: _OpenTag) -> None:
+    """Keep the one attribute tdlib reads for this tag (names are case-sensitive)."""
+    if tag == "a" and name == "href":
+        open_tag.argument = value
+    elif tag == "code" and name == "class" and value.startswith("language-"):
+        open_tag.argument = value[len("language-") :]
+    elif tag == "span" and name == "class" and value.startswith("tg-"):
+        open_tag.argument = value[len("tg-") :]
+    elif (tag == "tg-emoji" and name == "emoji-id") or (tag == "tg-time" and name == "format"):
+        open_tag.argument = value
+    elif tag == "blockquote" and name == "expandable":
+        open_tag.argument = "1"
+    elif tag == "tg-time" and name == "unix":
+        digits = re.match(r"-?\d+", value)
+        open_tag.unix_time = int(digits.group(0)) if digits else 0
 
 
 def parse_html(source: str) -> FormattedText:
@@ -170,22 +216,28 @@ def parse_html(source: str) -> FormattedText:
     entities: list[dict[str, Any]] = []
     n = len(source)
     i = 0
+    decoded_surrogate = False
+
+    def at(index: int) -> str:
+        return source[index] if index < n else "\0"
 
     def emit(chunk: str) -> None:
         nonlocal utf16_offset
         out.append(chunk)
         utf16_offset += utf16_len(chunk)
 
-    def error(message: str) -> EntityParseError:
-        return EntityParseError(message)
+    def offset_of(index: int) -> int:
+        return _byte_offset(source, index)
 
     while i < n:
         char = source[i]
         if char == "&":
             decoded = _decode_html_entity(source, i)
             if decoded is not None:
-                emit(decoded[0])
-                i += decoded[1]
+                code, i = decoded
+                decoded_surrogate |= 0xD800 <= code <= 0xDFFF
+                out.append(chr(code))
+                utf16_offset += 2 if code > 0xFFFF else 1
                 continue
         if char != "<":
             # Copy the whole run of plain text up to the next markup character.
@@ -197,137 +249,140 @@ def parse_html(source: str) -> FormattedText:
 
         begin = i
         i += 1
-        if i < n and source[i] == "/":
-            if not stack:
-                raise error(f"Unexpected end tag at byte offset {_byte_offset(source, begin)}")
-            i += 1
-            name_start = i
-            while i < n and not source[i].isspace() and source[i] != ">":
+        if at(i) != "/":
+            while not _is_space(at(i)) and at(i) != ">":
                 i += 1
-            end_name = source[name_start:i].lower()
-            while i < n and source[i].isspace():
-                i += 1
-            if i >= n or source[i] != ">":
-                raise error(f"Unclosed end tag at byte offset {_byte_offset(source, begin)}")
-            i += 1
-            tag = stack.pop()
-            if end_name and end_name != tag.name:
-                raise error(
-                    f"Unmatched end tag at byte offset {_byte_offset(source, begin)}, "
-                    f'expected "</{tag.name}>", found "</{end_name}>"'
+            if at(i) == "\0":
+                raise EntityParseError(f"Unclosed start tag at byte offset {offset_of(begin)}")
+            name = source[begin + 1 : i].lower()
+            if name not in _HTML_TAGS:
+                raise EntityParseError(
+                    f'Unsupported start tag "{name}" at byte offset {offset_of(begin)}'
                 )
-            if utf16_offset > tag.offset:
-                entity = _html_entity(tag, tag.offset, utf16_offset - tag.offset)
-                if entity is not None:
-                    last = entities[-1] if entities else None
-                    if (
-                        entity["type"] == "pre"
-                        and last is not None
-                        and last["type"] == "code"
-                        and last["offset"] == entity["offset"]
-                        and last["length"] == entity["length"]
-                    ):
-                        # <pre><code class="language-x"> collapses into one entity.
-                        entities.pop()
-                        if "language" in last:
-                            entity["language"] = last["language"]
-                    entities.append(entity)
+            tag = _OpenTag(name, "", 0, utf16_offset, len(out))
+            while at(i) != ">":
+                while at(i) != "\0" and _is_space(at(i)):
+                    i += 1
+                if at(i) == ">":
+                    break
+                attribute_start = i
+                while not _is_space(at(i)) and at(i) not in "=>/\"'":
+                    i += 1
+                attribute = source[attribute_start:i]
+                if not attribute:
+                    raise EntityParseError(
+                        f'Empty attribute name in the tag "{name}" at byte offset {offset_of(begin)}'
+                    )
+                while at(i) != "\0" and _is_space(at(i)):
+                    i += 1
+                if at(i) != "=":
+                    if at(i) == "\0":
+                        raise EntityParseError(
+                            f'Unclosed start tag "{name}" at byte offset {offset_of(begin)}'
+                        )
+                    if name == "blockquote" and attribute == "expandable":
+                        tag.argument = "1"
+                    continue
+                i += 1
+                while at(i) != "\0" and _is_space(at(i)):
+                    i += 1
+                if at(i) == "\0":
+                    raise EntityParseError(
+                        f'Unclosed start tag "{name}" at byte offset {offset_of(begin)}'
+                    )
+                if at(i) not in "'\"":
+                    # A name token: letters, digits, periods or hyphens, not case sensitive.
+                    token_start = i
+                    while _is_ascii_alnum(at(i)) or at(i) in ".-":
+                        i += 1
+                    value = source[token_start:i].lower()
+                    if not _is_space(at(i)) and at(i) != ">":
+                        raise EntityParseError(
+                            f"Unexpected end of name token at byte offset {offset_of(token_start)}"
+                        )
+                else:
+                    quote = at(i)
+                    i += 1
+                    value_chars: list[str] = []
+                    while at(i) != quote and at(i) != "\0":
+                        if at(i) == "&":
+                            decoded = _decode_html_entity(source, i)
+                            if decoded is not None:
+                                value_chars.append(chr(decoded[0]))
+                                i = decoded[1]
+                                continue
+                        value_chars.append(at(i))
+                        i += 1
+                    if at(i) == quote:
+                        i += 1
+                    value = "".join(value_chars)
+                if at(i) == "\0":
+                    raise EntityParseError(f"Unclosed start tag at byte offset {offset_of(begin)}")
+                _html_attribute(name, attribute, value, tag)
+            i += 1  # the ">"
+            if name == "span" and tag.argument != "spoiler":
+                raise EntityParseError(
+                    f'Tag "span" must have class "tg-spoiler" at byte offset {offset_of(begin)}'
+                )
+            stack.append(tag)
             continue
 
-        name_start = i
-        while i < n and not source[i].isspace() and source[i] != ">":
+        # An end tag.
+        if not stack:
+            raise EntityParseError(f"Unexpected end tag at byte offset {offset_of(begin)}")
+        while not _is_space(at(i)) and at(i) != ">":
             i += 1
-        if i >= n:
-            raise error(f"Unclosed start tag at byte offset {_byte_offset(source, begin)}")
-        name = source[name_start:i].lower()
-        if name not in _HTML_TAGS:
-            raise error(
-                f'Unsupported start tag "{name}" at byte offset {_byte_offset(source, begin)}'
+        end_name = source[begin + 2 : i].lower()
+        while _is_space(at(i)) and at(i) != "\0":
+            i += 1
+        if at(i) != ">":
+            raise EntityParseError(f"Unclosed end tag at byte offset {offset_of(begin)}")
+        i += 1
+        tag = stack.pop()
+        if end_name and end_name != tag.name:
+            raise EntityParseError(
+                f"Unmatched end tag at byte offset {offset_of(begin)}, "
+                f'expected "</{tag.name}>", found "</{end_name}>"'
             )
-        attributes: dict[str, str] = {}
-        while True:
-            while i < n and source[i].isspace():
-                i += 1
-            if i >= n:
-                raise error(f"Unclosed start tag at byte offset {_byte_offset(source, begin)}")
-            if source[i] == ">":
-                i += 1
-                break
-            attr_start = i
-            while i < n and not source[i].isspace() and source[i] not in "=>":
-                i += 1
-            attr_name = source[attr_start:i].lower()
-            if not attr_name:
-                raise error(
-                    f'Empty attribute name in the tag "{name}" at byte offset '
-                    f"{_byte_offset(source, begin)}"
-                )
-            while i < n and source[i].isspace():
-                i += 1
-            if i >= n:
-                raise error(f"Unclosed start tag at byte offset {_byte_offset(source, begin)}")
-            if source[i] != "=":
-                attributes[attr_name] = ""  # flag attribute, e.g. <blockquote expandable>
-                continue
-            i += 1
-            while i < n and source[i].isspace():
-                i += 1
-            if i >= n:
-                raise error(f"Unclosed start tag at byte offset {_byte_offset(source, begin)}")
-            if source[i] in "\"'":
-                quote = source[i]
-                i += 1
-                value_chars: list[str] = []
-                while i < n and source[i] != quote:
-                    if source[i] == "&":
-                        decoded = _decode_html_entity(source, i)
-                        if decoded is not None:
-                            value_chars.append(decoded[0])
-                            i += decoded[1]
-                            continue
-                    value_chars.append(source[i])
-                    i += 1
-                if i >= n:
-                    raise error(f"Unclosed start tag at byte offset {_byte_offset(source, begin)}")
-                i += 1
-                value = "".join(value_chars)
-            else:
-                value_start = i
-                while i < n and (
-                    (source[i].isascii() and source[i].isalnum()) or source[i] in ".-"
+        if utf16_offset > tag.offset:
+            inner = "".join(out[tag.text_start :])
+            entity = _html_entity(tag, tag.offset, utf16_offset - tag.offset, inner)
+            if entity is not None:
+                last = entities[-1] if entities else None
+                if (
+                    entity["type"] == "pre"
+                    and last is not None
+                    and last["type"] == "code"
+                    and (last["offset"], last["length"]) == (entity["offset"], entity["length"])
                 ):
-                    i += 1
-                value = source[value_start:i].lower()
-                if i < n and not source[i].isspace() and source[i] != ">":
-                    offset = _byte_offset(source, value_start)
-                    raise error(f"Unexpected end of name token at byte offset {offset}")
-            attributes[attr_name] = value
-        if name == "span" and attributes.get("class") != "tg-spoiler":
-            offset = _byte_offset(source, begin)
-            raise error(f'Tag "span" must have class "tg-spoiler" at byte offset {offset}')
-        stack.append(_OpenTag(name, attributes, utf16_offset))
+                    # <pre><code class="language-x">: one pre entity with a language.
+                    entities.pop()
+                    if "language" in last:
+                        entity["language"] = last["language"]
+                entities.append(entity)
 
     if stack:
-        raise error(f'Can\'t find end tag corresponding to start tag "{stack[-1].name}"')
+        raise EntityParseError(f'Can\'t find end tag corresponding to start tag "{stack[-1].name}"')
+    if decoded_surrogate:
+        raise EntityParseError(
+            "Text contains invalid Unicode characters after decoding HTML entities, "
+            "check for unmatched surrogate code units"
+        )
+    for entity in entities:
+        if entity["type"] == "code":
+            entity.pop("language", None)  # only pre entities carry a language
     return FormattedText("".join(out), _sorted(entities))
 
 
 # ---------------------------------------------------------------------------
 # MarkdownV2
 # ---------------------------------------------------------------------------
+#
+# A port of tdlib's ``parse_markdown_v2`` (same NUL-terminated reading as the
+# HTML parser above).  Kinds are tdlib's type names, used verbatim in errors.
 
-_MDV2_RESERVED = "_*[]()~`>#+-=|{}.!"
-
-
-@dataclass
-class _MdEntity:
-    kind: str  # tdlib type name, used verbatim in error messages
-    offset: int
-    byte_offset: int
-    text_start: int
-    argument: str = ""
-
-
+_MDV2_RESERVED = "_*[]()~`>#+-=|{}.!\n"
+_MD_CODE_KINDS = ("Code", "Pre", "PreCode")
 _MD_TYPE_NAMES = {
     "Bold": "bold",
     "Italic": "italic",
@@ -339,7 +394,37 @@ _MD_TYPE_NAMES = {
     "PreCode": "pre",
     "TextUrl": "text_link",
     "CustomEmoji": "custom_emoji",
+    "Date": "date_time",
+    "BlockQuote": "blockquote",
+    "ExpandableBlockQuote": "expandable_blockquote",
 }
+
+
+@dataclass
+class _MdEntity:
+    kind: str
+    argument: str
+    offset: int  # UTF-16 offset in the parsed text
+    index: int  # index of the opening marker in the source
+    text_start: int  # length of the parsed text when the entity opened
+
+
+def _tg_link_entity(url: str) -> dict[str, Any]:
+    """The fields of a ``![text](tg://emoji?id=...)`` / ``(tg://time?unix=...)`` entity."""
+    parts = urlsplit(url)
+    query = {key: values[0] for key, values in parse_qs(parts.query).items()}
+    if parts.scheme.lower() == "tg" and parts.netloc.lower() == "emoji":
+        emoji_id = query.get("id", "")
+        if emoji_id.isdigit() and 0 < int(emoji_id) < 2**63:
+            return {"type": "custom_emoji", "custom_emoji_id": emoji_id}
+    if parts.scheme.lower() == "tg" and parts.netloc.lower() == "time":
+        unix = query.get("unix", "")
+        if unix.isdigit() and 0 < int(unix) < 2**31 and _valid_date_format(query.get("format", "")):
+            fields: dict[str, Any] = {"type": "date_time", "unix_time": int(unix)}
+            if query.get("format"):
+                fields["date_time_format"] = query["format"]
+            return fields
+    raise EntityParseError("Invalid tg://emoji or tg://time URL specified")
 
 
 def parse_markdown_v2(source: str) -> FormattedText:
@@ -349,257 +434,204 @@ def parse_markdown_v2(source: str) -> FormattedText:
     stack: list[_MdEntity] = []
     entities: list[dict[str, Any]] = []
     n = len(source)
-    i = 0
-    quote_start: int | None = None
+    have_blockquote = False
+    can_start_blockquote = True
 
     def at(index: int) -> str:
-        return source[index] if index < n else ""
+        return source[index] if index < n else "\0"
 
-    def emit(chunk: str) -> None:
-        nonlocal utf16_offset
-        out.append(chunk)
-        utf16_offset += utf16_len(chunk)
+    def reserved(char: str) -> EntityParseError:
+        return EntityParseError(
+            f"Character '{char}' is reserved and must be escaped with the preceding '\\'"
+        )
 
-    def close_quote() -> None:
-        nonlocal quote_start
-        if quote_start is not None:
-            end = utf16_offset
-            # The trailing newline of the last quoted line is not part of the quote.
-            if out and out[-1] == "\n":
-                end -= 1
-            if end > quote_start:
-                entities.append(
-                    {"type": "blockquote", "offset": quote_start, "length": end - quote_start}
-                )
-            quote_start = None
+    def unclosed(entity: _MdEntity) -> EntityParseError:
+        return EntityParseError(
+            f"Can't find end of {entity.kind} entity at byte offset "
+            f"{_byte_offset(source, entity.index)}"
+        )
 
-    while i < n:
-        char = source[i]
-        line_start = i == 0 or source[i - 1] == "\n"
-        in_code = bool(stack) and stack[-1].kind in ("Code", "Pre", "PreCode")
-        if line_start and not stack:
-            if char == ">":
-                if quote_start is None:
-                    quote_start = utf16_offset
-                i += 1
+    def read_url(start: int) -> tuple[str, int]:
+        """The URL of ``(...)`` starting at ``start``; returns it and the index of ")"."""
+        i = start
+        chars: list[str] = []
+        while i < n and source[i] != ")":
+            if source[i] == "\\" and 0 < ord(at(i + 1)) <= 126:
+                chars.append(source[i + 1])
+                i += 2
                 continue
-            close_quote()
-        if char == "\\" and i + 1 < n and 0 < ord(source[i + 1]) <= 126:
-            emit(source[i + 1])
-            i += 2
-            continue
-        if in_code and char != "`":
-            emit(char)
+            chars.append(source[i])
             i += 1
-            continue
-        if char not in _MDV2_RESERVED:
-            emit(char)
+        if at(i) != ")":
+            raise EntityParseError(
+                f"Can't find end of a URL at byte offset {_byte_offset(source, start)}"
+            )
+        return "".join(chars), i
+
+    i = -1
+    while True:
+        i += 1
+        if i >= n:
+            break
+        char = source[i]
+        if char == "\\" and 0 < ord(at(i + 1)) <= 126:
             i += 1
+            utf16_offset += 1
+            out.append(source[i])
+            if source[i] != "\r":
+                can_start_blockquote = source[i] == "\n"
+            continue
+
+        special = "`" if stack and stack[-1].kind in _MD_CODE_KINDS else _MDV2_RESERVED
+        if char not in special:
+            utf16_offset += utf16_len(char)
+            if char != "\r":
+                can_start_blockquote = False
+            out.append(char)
             continue
 
         top = stack[-1].kind if stack else None
-        is_end = (
-            (top == "Bold" and char == "*")
-            or (top == "Italic" and char == "_" and at(i + 1) != "_")
-            or (top == "Code" and char == "`")
-            or (top in ("Pre", "PreCode") and source.startswith("```", i))
-            or (top in ("TextUrl", "CustomEmoji") and char == "]")
-            or (top == "Underline" and source.startswith("__", i))
-            or (top == "Strikethrough" and char == "~")
-            or (top == "Spoiler" and source.startswith("||", i))
-        )
+        if top is None:
+            is_end = False
+        elif have_blockquote and char == "\n" and (i + 1 == n or source[i + 1] != ">"):
+            is_end = True
+        else:
+            is_end = (
+                (top == "Bold" and char == "*")
+                or (top == "Italic" and char == "_" and at(i + 1) != "_")
+                or (top == "Code" and char == "`")
+                or (top in ("Pre", "PreCode") and source.startswith("```", i))
+                or (top in ("TextUrl", "CustomEmoji") and char == "]")
+                or (top == "Underline" and char == "_" and at(i + 1) == "_")
+                or (top == "Strikethrough" and char == "~")
+                or (top == "Spoiler" and char == "|" and at(i + 1) == "|")
+            )
+
         if not is_end:
-            byte_offset = _byte_offset(source, i)
+            start = i
             argument = ""
+            kind: str | None
             if char == "_":
+                kind = "Italic"
                 if at(i + 1) == "_":
                     kind = "Underline"
                     i += 1
-                else:
-                    kind = "Italic"
             elif char == "*":
                 kind = "Bold"
             elif char == "~":
                 kind = "Strikethrough"
-            elif char == "|" and at(i + 1) == "|":
-                kind = "Spoiler"
+            elif char == "|":
+                if at(i + 1) != "|":
+                    raise reserved(char)
                 i += 1
+                kind = "Spoiler"
             elif char == "[":
                 kind = "TextUrl"
-            elif char == "!" and at(i + 1) == "[":
-                kind = "CustomEmoji"
-                i += 1
             elif char == "`":
-                if source.startswith("```", i):
+                kind = "Code"
+                if at(i + 1) == "`" and at(i + 2) == "`":
                     i += 3
                     kind = "Pre"
                     language_end = i
-                    while (
-                        language_end < n
-                        and not source[language_end].isspace()
-                        and source[language_end] != "`"
-                    ):
+                    while not _is_space(at(language_end)) and at(language_end) != "`":
                         language_end += 1
-                    if language_end != i and language_end < n and source[language_end] != "`":
+                    if i != language_end and language_end < n and at(language_end) != "`":
                         kind = "PreCode"
                         argument = source[i:language_end]
                         i = language_end
-                    if at(i) in ("\n", "\r"):
-                        i += 2 if at(i + 1) in ("\n", "\r") and at(i + 1) != at(i) else 1
+                    # One line break right after the opening ``` is not part of the text.
+                    if at(i) in "\n\r" and at(i) != "\0":
+                        i += 2 if at(i + 1) in "\n\r" and at(i + 1) not in (at(i), "\0") else 1
                     i -= 1
-                else:
-                    kind = "Code"
+            elif char == "!":
+                if at(i + 1) != "[":
+                    raise reserved(char)
+                i += 1
+                kind = "CustomEmoji"
+            elif char == "\n":
+                utf16_offset += 1
+                out.append("\n")
+                can_start_blockquote = True
+                kind = None
+            elif char == ">":
+                if not can_start_blockquote:
+                    raise reserved(char)
+                kind = None
+                if not have_blockquote:
+                    kind = "BlockQuote"
+                    have_blockquote = True
             else:
-                raise EntityParseError(
-                    f"Character '{char}' is reserved and must be escaped with the preceding '\\'"
-                )
-            stack.append(_MdEntity(kind, utf16_offset, byte_offset, len(out), argument))
-            i += 1
+                raise reserved(char)
+            if kind is not None:
+                stack.append(_MdEntity(kind, argument, utf16_offset, start, len(out)))
             continue
 
-        entity = stack.pop()
-        if entity.kind in ("Underline", "Spoiler"):
+        # The end of the innermost entity.
+        kind = stack[-1].kind
+        if char == "\n" and kind != "BlockQuote":
+            # A line break ends the quote; only a "||" right before it (expandable) may be open.
+            spoiler = stack[-1]
+            if kind != "Spoiler" or not (
+                spoiler.index == i - 2 or (spoiler.index == i - 3 and out and out[-1] == "\r")
+            ):
+                raise unclosed(spoiler)
+            stack.pop()
+            if stack[-1].kind != "BlockQuote":
+                raise unclosed(stack[-1])
+            kind = "ExpandableBlockQuote"
+        entity = stack[-1]
+        skip = utf16_offset == entity.offset
+        fields: dict[str, Any] = {"type": _MD_TYPE_NAMES[kind]}
+        if kind in ("Underline", "Spoiler"):
             i += 1
-        elif entity.kind in ("Pre", "PreCode"):
+        elif kind in ("Pre", "PreCode"):
             i += 2
-        entity_type = _MD_TYPE_NAMES[entity.kind]
-        extra: dict[str, Any] = {}
-        if entity.kind in ("TextUrl", "CustomEmoji"):
+            if kind == "PreCode":
+                fields["language"] = entity.argument
+        elif kind == "TextUrl":
             if at(i + 1) == "(":
-                i += 2
-                url_start = i
-                url_chars: list[str] = []
-                while i < n and source[i] != ")":
-                    if source[i] == "\\" and i + 1 < n and 0 < ord(source[i + 1]) <= 126:
-                        url_chars.append(source[i + 1])
-                        i += 2
-                        continue
-                    url_chars.append(source[i])
-                    i += 1
-                if i >= n:
-                    raise EntityParseError(
-                        f"Can't find end of a URL at byte offset {_byte_offset(source, url_start)}"
-                    )
-                url = "".join(url_chars)
+                url, i = read_url(i + 2)
             else:
                 url = "".join(out[entity.text_start :])
-            if entity.kind == "CustomEmoji":
-                prefix = "tg://emoji?id="
-                if not url.startswith(prefix):
-                    raise EntityParseError("Custom emoji URL must have scheme tg and host emoji")
-                extra["custom_emoji_id"] = url[len(prefix) :]
+            # tdlib also validates and normalises the URL and makes tg://user links mentions.
+            if url:
+                fields["url"] = url
             else:
-                extra["url"] = url
-        elif entity.kind == "PreCode":
-            extra["language"] = entity.argument
-        length = utf16_offset - entity.offset
-        if length > 0:
+                skip = True
+        elif kind == "CustomEmoji":
+            if at(i + 1) != "(":
+                raise EntityParseError("The entity must contain a tg://emoji or tg://time URL")
+            url, i = read_url(i + 2)
+            fields = _tg_link_entity(url)
+        elif kind in ("BlockQuote", "ExpandableBlockQuote"):
+            have_blockquote = False
+            out.append(char)
+            can_start_blockquote = True
+            utf16_offset += 1
+            skip = False
+        if not skip:
             entities.append(
-                {"type": entity_type, "offset": entity.offset, "length": length, **extra}
+                {"offset": entity.offset, "length": utf16_offset - entity.offset, **fields}
             )
-        i += 1
+        stack.pop()
 
+    if have_blockquote:
+        kind = "BlockQuote"
+        if stack[-1].kind == "Spoiler" and stack[-1].index == n - 2:
+            stack.pop()
+            kind = "ExpandableBlockQuote"
+        if stack[-1].kind == "BlockQuote":
+            entity = stack.pop()
+            if utf16_offset > entity.offset:
+                entities.append(
+                    {
+                        "offset": entity.offset,
+                        "length": utf16_offset - entity.offset,
+                        "type": _MD_TYPE_NAMES[kind],
+                    }
+                )
     if stack:
-        top_entity = stack[-1]
-        raise EntityParseError(
-            f"Can't find end of {top_entity.kind} entity at byte offset {top_entity.byte_offset}"
-        )
-    close_quote()
-    return FormattedText("".join(out), _sorted(entities))
-
-
-# ---------------------------------------------------------------------------
-# Legacy Markdown
-# ---------------------------------------------------------------------------
-
-
-def _unclosed(source: str, begin: int) -> EntityParseError:
-    return EntityParseError(
-        f"Can't find end of the entity starting at byte offset {_byte_offset(source, begin)}"
-    )
-
-
-def parse_markdown(source: str) -> FormattedText:
-    """Parse legacy Markdown (``*bold* _italic_ `code` ```pre``` [t](url)``)."""
-    out: list[str] = []
-    utf16_offset = 0
-    entities: list[dict[str, Any]] = []
-    n = len(source)
-    i = 0
-
-    def emit(chunk: str) -> None:
-        nonlocal utf16_offset
-        out.append(chunk)
-        utf16_offset += utf16_len(chunk)
-
-    while i < n:
-        char = source[i]
-        if char == "\\" and i + 1 < n and source[i + 1] in "_*`[":
-            emit(source[i + 1])
-            i += 2
-            continue
-        if char not in "_*`[":
-            emit(char)
-            i += 1
-            continue
-        begin = i
-        start_offset = utf16_offset
-        if char == "[":
-            close = source.find("]", i + 1)
-            if close == -1:
-                raise _unclosed(source, begin)
-            label = source[i + 1 : close]
-            emit(label)
-            i = close + 1
-            if i < n and source[i] == "(":
-                url_end = source.find(")", i + 1)
-                if url_end == -1:
-                    raise _unclosed(source, begin)
-                url = source[i + 1 : url_end]
-                i = url_end + 1
-                if label and url:
-                    entities.append(
-                        {
-                            "type": "text_link",
-                            "offset": start_offset,
-                            "length": utf16_len(label),
-                            "url": url,
-                        }
-                    )
-            continue
-        if source.startswith("```", i):
-            end = source.find("```", i + 3)
-            if end == -1:
-                raise _unclosed(source, begin)
-            body = source[i + 3 : end]
-            language = ""
-            first_newline = body.find("\n")
-            if first_newline > 0 and not any(c.isspace() for c in body[:first_newline]):
-                language = body[:first_newline]
-                body = body[first_newline + 1 :]
-            elif body.startswith("\n"):
-                body = body[1:]
-            emit(body)
-            i = end + 3
-            if body:
-                entity: dict[str, Any] = {
-                    "type": "pre",
-                    "offset": start_offset,
-                    "length": utf16_len(body),
-                }
-                if language:
-                    entity["language"] = language
-                entities.append(entity)
-            continue
-        end = source.find(char, i + 1)
-        if end == -1:
-            raise _unclosed(source, begin)
-        body = source[i + 1 : end]
-        emit(body)
-        i = end + 1
-        if body:
-            kind = {"*": "bold", "_": "italic", "`": "code"}[char]
-            entities.append({"type": kind, "offset": start_offset, "length": utf16_len(body)})
+        raise unclosed(stack[-1])
     return FormattedText("".join(out), _sorted(entities))
 
 
@@ -608,21 +640,47 @@ def parse_markdown(source: str) -> FormattedText:
 # ---------------------------------------------------------------------------
 
 
-def _trim(formatted: FormattedText) -> FormattedText:
-    """Strip surrounding whitespace and clip entities, as Telegram does."""
-    text = formatted.text
-    stripped = text.strip()
-    if stripped == text:
-        return formatted
-    lead = utf16_len(text[: len(text) - len(text.lstrip())])
-    total = utf16_len(stripped)
-    entities: list[dict[str, Any]] = []
-    for entity in formatted.entities:
-        start = max(0, entity["offset"] - lead)
-        end = min(total, entity["offset"] + entity["length"] - lead)
-        if end > start:
-            entities.append({**entity, "offset": start, "length": end - start})
-    return FormattedText(stripped, entities)
+# tdlib's clean_input_string: control characters become spaces, these disappear.
+_CONTROL_CHARS = re.compile("[\x00-\x09\x0b\x0c\x0e-\x1f]")
+_REMOVED_CHARS = re.compile("[\r\u2028-\u202e\u030a\u0333\u033f]")
+# Characters is_empty_string ignores when deciding whether a text is blank.
+_BLANK_CHARS = re.compile(
+    "[ \n\u00a0\u1680\u180e\u2000-\u200f\u202e\u202f\u205f\u2800\u3000\ufeff\ufffc"
+    "\U000e0000-\U000e007f]"
+)
+
+
+def _clean_and_trim(formatted: FormattedText) -> FormattedText:
+    """tdlib's fix_formatted_text, as far as text and offsets go.
+
+    Control characters become spaces; ``\\r`` and a few invisible characters
+    are removed; then spaces and line breaks are trimmed at the end, and at the
+    start only up to the first entity.  Other whitespace (tabs become spaces,
+    ideographic spaces stay) is kept, like on Telegram.
+    """
+    text = _CONTROL_CHARS.sub(" ", formatted.text)
+    entities = [dict(entity) for entity in formatted.entities]
+    for match in reversed(list(_REMOVED_CHARS.finditer(text))):
+        position = utf16_len(text[: match.start()])
+        for entity in entities:
+            if entity["offset"] > position:
+                entity["offset"] -= 1
+            elif entity["offset"] + entity["length"] > position:
+                entity["length"] -= 1
+    text = _REMOVED_CHARS.sub("", text)
+    text = text.rstrip(" \n")
+    total = utf16_len(text)
+    entities = [
+        {**entity, "length": min(entity["length"], total - entity["offset"])}
+        for entity in entities
+        if entity["length"] > 0 and entity["offset"] < total
+    ]
+    first_entity = min((entity["offset"] for entity in entities), default=total)
+    lead = min(len(text) - len(text.lstrip(" \n")), first_entity)
+    if lead:
+        text = text[lead:]
+        entities = [{**entity, "offset": entity["offset"] - lead} for entity in entities]
+    return FormattedText(text, _sorted(entities))
 
 
 def _validate_entities(raw: Any, text: str) -> list[dict[str, Any]]:
@@ -655,10 +713,11 @@ def parse_entities(source: str, parse_mode: str | None) -> FormattedText:
             return parse_html(source)
         if lowered == "markdownv2":
             return parse_markdown_v2(source)
-        if lowered == "markdown":
-            return parse_markdown(source)
     except EntityParseError as exc:
         raise bad_request(f"can't parse entities: {exc}") from exc
+    if lowered == "markdown":
+        # Valid on Telegram (the legacy mode) but used by nothing here: refuse plainly.
+        raise ApiError(400, "Bad Request: tgemu does not emulate legacy parse_mode Markdown")
     raise bad_request("unsupported parse_mode")
 
 
@@ -669,26 +728,32 @@ def format_message_text(
     entities: Any = None,
     caption: bool = False,
 ) -> FormattedText:
-    """Full Telegram pipeline: parse, trim, validate length.
+    """Full Telegram pipeline: parse, clean and trim, check emptiness and length.
 
-    ``caption=True`` applies caption rules: empty is allowed, limit 1024.
+    An absent text is "message text is empty" (the Bot API's own check); one
+    that is blank after parsing is tdlib's "text must be non-empty".  The limit
+    counts Unicode code points of the final text.  ``caption=True`` applies
+    caption rules: empty is allowed, limit 1024.
     """
     if source is None:
         source = ""
+    if not source and not caption:
+        raise bad_request("message text is empty")
     if entities is not None and not parse_mode:
         formatted = FormattedText(source, _validate_entities(entities, source))
     else:
         formatted = parse_entities(source, parse_mode)
-    formatted = _trim(formatted)
+    formatted = _clean_and_trim(formatted)
+    if not _BLANK_CHARS.sub("", formatted.text):
+        if not caption:
+            raise bad_request("text must be non-empty")
+        formatted = FormattedText("")
     length = len(formatted.text)
     if caption:
         if length > CAPTION_LIMIT:
             raise bad_request("message caption is too long")
-    else:
-        if length == 0:
-            raise bad_request("message text is empty")
-        if length > MESSAGE_TEXT_LIMIT:
-            raise bad_request("message is too long")
+    elif length > MESSAGE_TEXT_LIMIT:
+        raise bad_request("message is too long")
     return formatted
 
 

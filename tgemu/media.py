@@ -119,9 +119,6 @@ class FileStore:
     def by_path(self, path: str) -> StoredFile | None:
         return self._by_path.get(path)
 
-    def __len__(self) -> int:
-        return len(self._by_path)
-
 
 def guess_mime_type(filename: str | None, declared: str | None) -> str:
     """Telegram re-detects the MIME type from the name; clients send octet-stream."""

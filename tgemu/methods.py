@@ -13,14 +13,13 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
-import aiohttp
-
-from .errors import bad_request, conflict
+from .errors import ApiError, bad_request, conflict
 from .formatting import FormattedText, format_message_text
 from .markup import (
     normalize_scope,
+    parse_commands,
     validate_commands,
     validate_language_code,
     validate_reply_markup,
@@ -92,10 +91,8 @@ class MethodRegistry:
             "getWebhookInfo": self.get_webhook_info,
             "sendMessage": self.send_message,
             "editMessageText": self.edit_message_text,
-            "editMessageCaption": self.edit_message_caption,
             "editMessageReplyMarkup": self.edit_message_reply_markup,
             "deleteMessage": self.delete_message,
-            "deleteMessages": self.delete_messages,
             "answerCallbackQuery": self.answer_callback_query,
             "sendDocument": self.send_document,
             "sendPhoto": self.send_photo,
@@ -111,10 +108,6 @@ class MethodRegistry:
     def resolve(self, method: str) -> tuple[str, Handler] | None:
         """(canonical name, handler) for a method name in any letter case."""
         return self._handlers.get(method.lower())
-
-    @property
-    def names(self) -> list[str]:
-        return sorted(name for name, _ in self._handlers.values())
 
     # -- helpers --------------------------------------------------------------
 
@@ -145,7 +138,6 @@ class MethodRegistry:
             chat_id=chat.chat_id,
             date=int(time.time()),
             kind=kind,
-            has_protected_content=params.get_bool("protect_content"),
             **fields,
         )
 
@@ -168,7 +160,7 @@ class MethodRegistry:
     async def _resolve_file(
         self, value: UploadedFile | str | None, kind: str, what: str
     ) -> StoredFile:
-        """Turn an upload, a file_id or an URL into a stored file of ``kind``."""
+        """Turn an upload or a file_id into a stored file of ``kind``."""
         if value is None:
             raise bad_request(f"there is no {what} in the request")
         if isinstance(value, UploadedFile):
@@ -179,8 +171,10 @@ class MethodRegistry:
                 raise bad_request(f"can't use file of type {stored.kind.title()} as {kind.title()}")
             return stored
         if value.startswith(("http://", "https://")):
-            data, filename, content_type = await _download(value)
-            return self._store_upload(kind, data, filename, content_type)
+            # Telegram would download it; nothing here sends URLs, so say so plainly.
+            raise ApiError(
+                400, "Bad Request: tgemu does not fetch files by HTTP URL; upload the file"
+            )
         raise bad_request("wrong file identifier/HTTP URL specified")
 
     def _store_upload(self, kind: str, data: bytes, filename: str, content_type: str) -> StoredFile:
@@ -365,18 +359,6 @@ class MethodRegistry:
         )
         return self._commit_edit(chat, message, params, formatted, params.get_str("text"))
 
-    async def edit_message_caption(self, params: Params, ctx: CallContext) -> Any:
-        chat, message = self._editable(params)
-        if message.kind in ("text", "location"):
-            raise bad_request("there is no caption in the message to edit")
-        formatted = format_message_text(
-            params.get_str("caption"),
-            parse_mode=params.get_str("parse_mode"),
-            entities=params.get_json("caption_entities"),
-            caption=True,
-        )
-        return self._commit_edit(chat, message, params, formatted, params.get_str("caption"))
-
     async def edit_message_reply_markup(self, params: Params, ctx: CallContext) -> Any:
         chat, message = self._editable(params)
         return self._commit_edit(chat, message, params, None, None)
@@ -423,21 +405,6 @@ class MethodRegistry:
             self._state.ensure_reachable(chat)
         if not self._state.message_deleted(chat, message_id):
             raise bad_request("message to delete not found")
-        return True
-
-    async def delete_messages(self, params: Params, ctx: CallContext) -> Any:
-        chat = self._chat(params)
-        ids = params.get_json("message_ids", "message identifiers")
-        if (
-            not isinstance(ids, list)
-            or not 1 <= len(ids) <= 100
-            or not all(isinstance(i, int) for i in ids)
-        ):
-            raise bad_request("message_ids must be a non-empty list of at most 100 integers")
-        if chat.blocked:
-            self._state.ensure_reachable(chat)
-        for message_id in ids:
-            self._state.message_deleted(chat, message_id)
         return True
 
     async def answer_callback_query(self, params: Params, ctx: CallContext) -> Any:
@@ -568,14 +535,20 @@ class MethodRegistry:
     # -- commands ------------------------------------------------------------------
 
     def _command_key(self, params: Params) -> tuple[tuple[Any, ...], str]:
+        """Resolve scope and language in the Bot API's order (chat, then tdlib's checks)."""
         scope = normalize_scope(params.get_json("scope", "BotCommandScope"))
         if len(scope) > 1:
-            self._state.get_chat(scope[1])
+            chat = self._state.get_chat(scope[1])
+            # Every emulated chat is private: only the plain "chat" scope applies to it.
+            if scope[0] != "chat":
+                raise bad_request("can't use specified scope in private chats")
+            scope = (scope[0], chat.chat_id)
         return scope, validate_language_code(params.get_str("language_code"))
 
     async def set_my_commands(self, params: Params, ctx: CallContext) -> Any:
-        commands = validate_commands(params.get_json("commands"))
+        commands = parse_commands(params.get_json("commands"))
         key = self._command_key(params)
+        commands = validate_commands(commands)
         if commands:
             self._state.commands[key] = commands
         else:
@@ -592,21 +565,3 @@ class MethodRegistry:
         self._state.commands.pop(key, None)
         self._state.touch()
         return True
-
-
-async def _download(url: str) -> tuple[bytes, str, str]:
-    """Fetch a file Telegram would download from an HTTP URL."""
-    try:
-        timeout = aiohttp.ClientTimeout(total=30)
-        async with (
-            aiohttp.ClientSession(timeout=timeout) as session,
-            session.get(url) as response,
-        ):
-            if response.status != 200:
-                raise bad_request("failed to get HTTP URL content")
-            data = await response.read()
-            content_type = response.content_type or "application/octet-stream"
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        raise bad_request("failed to get HTTP URL content") from exc
-    filename = unquote(urlsplit(url).path.rsplit("/", 1)[-1]) or "file"
-    return data, filename, content_type

@@ -12,7 +12,7 @@ import html
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from .markup import inline_buttons
+from .markup import inline_buttons, visible_label
 from .media import StoredFile
 
 __all__ = [
@@ -47,7 +47,7 @@ class BotMessage:
     message_id: int
     chat_id: int
     date: int
-    kind: str  # "text" | "photo" | "document" | "location" | "sticker"
+    kind: str  # "text" | "photo" | "document" | "location"
     text: str = ""
     raw_text: str = ""
     parse_mode: str | None = None
@@ -62,16 +62,10 @@ class BotMessage:
     edit_date: int | None = None
     deleted: bool = False
     seq: int = 0
-    has_protected_content: bool = False
 
     @property
     def edited(self) -> bool:
         return self.edit_date is not None
-
-    @property
-    def caption(self) -> str:
-        """Caption of a media message ("" for text messages)."""
-        return self.text if self.kind not in ("text", "location") else ""
 
     @property
     def html(self) -> str:
@@ -82,29 +76,18 @@ class BotMessage:
 
     @property
     def button_rows(self) -> list[list[str]]:
+        """Button labels of the attached keyboard as shown (reply labels without payload)."""
         if not self.reply_markup:
             return []
-        rows = self.reply_markup.get("inline_keyboard") or self.reply_markup.get("keyboard") or []
-        return [[button["text"] for button in row] for row in rows]
+        if "inline_keyboard" in self.reply_markup:
+            return [[b["text"] for b in row] for row in self.reply_markup["inline_keyboard"]]
+        rows = self.reply_markup.get("keyboard") or []
+        return [[visible_label(b["text"]) for b in row] for row in rows]
 
     @property
     def buttons(self) -> list[str]:
-        """Texts of the current inline keyboard buttons, row by row."""
+        """Texts of the current inline keyboard buttons, row by row (exact)."""
         return [button["text"] for button in inline_buttons(self.reply_markup)]
-
-    @property
-    def reply_buttons(self) -> list[str]:
-        """Texts of a reply keyboard attached to this message, if any."""
-        if not self.reply_markup or "keyboard" not in self.reply_markup:
-            return []
-        return [button["text"] for row in self.reply_markup["keyboard"] for button in row]
-
-    def callback_data(self, button_text: str) -> str | None:
-        """callback_data of the inline button with exactly this text."""
-        for button in inline_buttons(self.reply_markup):
-            if button["text"] == button_text:
-                return button.get("callback_data")
-        return None
 
     @property
     def document_name(self) -> str | None:
@@ -113,10 +96,6 @@ class BotMessage:
     @property
     def document_bytes(self) -> bytes | None:
         return self.file.data if self.file is not None and self.kind == "document" else None
-
-    @property
-    def file_bytes(self) -> bytes | None:
-        return self.file.data if self.file is not None else None
 
     def describe(self) -> str:
         """One-line human description used in assertion messages."""
@@ -129,8 +108,6 @@ class BotMessage:
             body = f"🖼 {self.text}".rstrip()
         elif self.kind == "location":
             body = f"📍 {self.latitude}, {self.longitude}"
-        elif self.kind == "sticker":
-            body = "🙂 sticker"
         else:
             body = self.text
         buttons = " ".join(f"[{text}]" for row in self.button_rows for text in row)

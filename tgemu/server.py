@@ -21,8 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from .errors import ApiError, not_found, too_many_requests, unauthorized
-from .markup import normalize_scope, validate_language_code
-from .media import StoredFile
+from .markup import validate_language_code
 from .methods import CallContext, Described, MethodRegistry
 from .models import ApiCall, ApiFailure, TranscriptEntry
 from .params import Params
@@ -149,23 +148,6 @@ class BotAPIEmulator:
     def token(self) -> str:
         return self._state.token
 
-    @property
-    def bot_id(self) -> int:
-        return self._state.bot_id
-
-    @property
-    def bot_username(self) -> str:
-        return self._state.bot_username
-
-    @property
-    def bot_name(self) -> str:
-        return self._state.bot_name
-
-    @property
-    def bot_user(self) -> dict[str, Any]:
-        """The ``getMe`` result."""
-        return self._state.bot_user()
-
     # -- users ---------------------------------------------------------------------------
 
     def user(
@@ -195,14 +177,6 @@ class BotAPIEmulator:
         emulated = EmulatedUser(self._state, chat)
         self._users[user_id] = emulated
         return emulated
-
-    @property
-    def users(self) -> list[EmulatedUser]:
-        return list(self._users.values())
-
-    def get_user(self, user_id: int) -> EmulatedUser:
-        """An already created user (KeyError otherwise)."""
-        return self._users[user_id]
 
     # -- observation ---------------------------------------------------------------------
 
@@ -242,35 +216,11 @@ class BotAPIEmulator:
         scope_type: str = "default",
         *,
         chat_id: int | None = None,
-        user_id: int | None = None,
     ) -> list[dict[str, str]]:
         """Commands stored by setMyCommands for exactly this scope and language."""
-        scope: dict[str, Any] = {"type": scope_type}
-        if chat_id is not None:
-            scope["chat_id"] = chat_id
-        if user_id is not None:
-            scope["user_id"] = user_id
-        key = (normalize_scope(scope), validate_language_code(language_code))
+        scope = (scope_type,) if chat_id is None else (scope_type, chat_id)
+        key = (scope, validate_language_code(language_code))
         return [dict(command) for command in self._state.commands.get(key, [])]
-
-    @property
-    def webhook_url(self) -> str | None:
-        return self._state.webhook.url if self._state.webhook else None
-
-    @property
-    def pending_updates(self) -> list[dict[str, Any]]:
-        """Updates not yet confirmed by the bot."""
-        return self._state.updates.pending
-
-    def clear_history(self) -> None:
-        """Forget recorded calls, failures and transcript (long benchmarks, demo phases)."""
-        self._state.calls.clear()
-        self._state.failures.clear()
-        self._state.transcript.clear()
-
-    def get_file(self, file_id: str) -> StoredFile | None:
-        """A stored file by any of its file_ids."""
-        return self._state.files.get(file_id)
 
     async def settle(self, quiet: float = 0.3, timeout: float = 5.0) -> None:
         """Wait until all updates were fetched and no API call happened for ``quiet`` s."""
@@ -295,9 +245,6 @@ class BotAPIEmulator:
         self._faults.setdefault(method.lower(), deque()).append(
             _Fault(error_code, description, retry_after, times)
         )
-
-    def clear_injected_errors(self) -> None:
-        self._faults.clear()
 
     def _take_fault(self, method: str) -> ApiError | None:
         queue = self._faults.get(method.lower())

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import ApiError, bad_request, forbidden
-from .markup import CommandScopeKey
-from .media import FileStore, StoredFile, photo_sizes
+from .markup import CommandScopeKey, visible_label
+from .media import FileStore, photo_sizes
 from .models import ApiCall, ApiFailure, BotMessage, CallbackAnswer, TranscriptEntry
 from .updates import Pulse, UpdateQueue
 
@@ -70,6 +70,8 @@ class ChatState:
     chat_actions: list[str] = field(default_factory=list)
     callback_answers: list[CallbackAnswer] = field(default_factory=list)
     last_action_seq: int = 0
+    #: update_id of every update queued because of this user, in order.
+    update_ids: list[int] = field(default_factory=list)
 
     @property
     def chat_id(self) -> int:
@@ -242,10 +244,6 @@ class EmulatorState:
         if not chat.started:
             raise forbidden("bot can't initiate conversation with a user")
 
-    def user_name(self, chat_id: int) -> str:
-        chat = self.chats.get(chat_id)
-        return chat.profile.full_name if chat else str(chat_id)
-
     # -- transcript -----------------------------------------------------------
 
     def record(
@@ -267,7 +265,9 @@ class EmulatorState:
                 buttons = tuple(tuple(b["text"] for b in row) for row in markup["inline_keyboard"])
             elif "keyboard" in markup:
                 keyboard = "reply"
-                buttons = tuple(tuple(b["text"] for b in row) for row in markup["keyboard"])
+                buttons = tuple(
+                    tuple(visible_label(b["text"]) for b in row) for row in markup["keyboard"]
+                )
             elif markup.get("remove_keyboard"):
                 keyboard = "remove"
         self.transcript.append(
@@ -399,8 +399,6 @@ class EmulatorState:
                     data["caption_entities"] = message.entities
         if message.edit_date is not None:
             data["edit_date"] = message.edit_date
-        if message.has_protected_content:
-            data["has_protected_content"] = True
         if message.reply_markup and "inline_keyboard" in message.reply_markup:
             data["reply_markup"] = message.reply_markup
         if with_reply and message.reply_to_message_id is not None:
@@ -422,6 +420,16 @@ class EmulatorState:
 
     # -- user side --------------------------------------------------------------
 
+    def queue_update(self, chat: ChatState, update_type: str, payload: dict[str, Any]) -> None:
+        """Queue an update caused by the user of ``chat`` and remember its id there.
+
+        Updates of a type the bot excluded with ``allowed_updates`` are not
+        queued (as on Telegram), so they get no id.
+        """
+        update = self.updates.push(update_type, payload)
+        if update is not None:
+            chat.update_ids.append(update["update_id"])
+
     def set_blocked(self, chat: ChatState, blocked: bool) -> None:
         """Block/unblock the bot and emit the my_chat_member update Telegram sends."""
         if chat.blocked == blocked:
@@ -435,7 +443,8 @@ class EmulatorState:
                 data["until_date"] = 0
             return data
 
-        self.updates.push(
+        self.queue_update(
+            chat,
             "my_chat_member",
             {
                 "chat": chat.to_api(),
@@ -478,7 +487,7 @@ class EmulatorState:
         chat.user_messages[message_id] = message
         chat.last_action_seq = self.next_seq()
         self.record(chat, "user", kind, transcript_text, message_id=message_id)
-        self.updates.push("message", message)
+        self.queue_update(chat, "message", message)
         self.touch()
         return message
 
@@ -497,12 +506,9 @@ class EmulatorState:
         }
         chat.last_action_seq = self.next_seq()
         self.record(chat, "user", "press", label, message_id=message.message_id)
-        self.updates.push("callback_query", payload)
+        self.queue_update(chat, "callback_query", payload)
         self.touch()
         return query_id
-
-    def store_user_file(self, kind: str, data: bytes, **kwargs: Any) -> StoredFile:
-        return self.files.add(kind, data, **kwargs)
 
     def record_failure(self, method: str, error: ApiError, params: dict[str, Any]) -> None:
         self.failures.append(ApiFailure(method, error.error_code, error.description, params))

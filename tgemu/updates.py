@@ -158,10 +158,6 @@ class UpdateQueue:
         """Updates never handed to the bot yet (the settle criterion)."""
         return sum(1 for u in self._pending if u["update_id"] > self._delivered_upto)
 
-    @property
-    def pending(self) -> list[dict[str, Any]]:
-        return list(self._pending)
-
     async def wait_nonempty(self, timeout: float, cancelled: Callable[[], bool]) -> None:
         """Long-poll helper: return when there is something, or on timeout/cancel."""
         await self.pulse.wait_for(lambda: bool(self._pending) or cancelled(), timeout)

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 from .formatting import command_entities
-from .markup import inline_buttons
-from .media import guess_mime_type, image_size, make_png, photo_sizes
+from .markup import inline_buttons, visible_label
+from .media import guess_mime_type, make_png, photo_sizes
 from .models import BotMessage, CallbackAnswer
 from .state import ChatState, EmulatorState
 
@@ -63,31 +63,27 @@ class EmulatedUser:
     def full_name(self) -> str:
         return self._chat.profile.full_name
 
-    def to_api(self) -> dict[str, Any]:
-        """The Telegram ``User`` object of this user."""
-        return self._chat.profile.to_api()
-
     def __repr__(self) -> str:
         return f"EmulatedUser(id={self.id}, name={self.full_name!r})"
 
     # -- sending ----------------------------------------------------------------
 
-    async def send_text(
-        self, text: str, *, reply_to_message_id: int | None = None
-    ) -> dict[str, Any]:
+    async def send_text(self, text: str) -> dict[str, Any]:
         """Send a text message; ``/commands`` get ``bot_command`` entities.
 
         Deliberately permissive (whitespace-only or over-long texts are sent
         as given) so tests can probe how the bot copes with odd input.
         """
+        return self._push_text(text, shown=text)
+
+    def _push_text(self, text: str, *, shown: str) -> dict[str, Any]:
         if text == "":
             raise ValueError("a text message cannot be empty")
         fields: dict[str, Any] = {"text": text}
         entities = command_entities(text)
         if entities:
             fields["entities"] = entities
-        self._add_reply(fields, reply_to_message_id)
-        return self._state.push_user_message(self._chat, fields, kind="text", transcript_text=text)
+        return self._state.push_user_message(self._chat, fields, kind="text", transcript_text=shown)
 
     async def send_command(self, command: str, args: str | None = None) -> dict[str, Any]:
         """Send ``/command [args]`` (``command`` may include the slash)."""
@@ -97,20 +93,10 @@ class EmulatedUser:
         return await self.send_text(text)
 
     async def send_photo(
-        self,
-        caption: str | None = None,
-        *,
-        data: bytes | None = None,
-        width: int = 640,
-        height: int = 480,
+        self, caption: str | None = None, *, width: int = 640, height: int = 480
     ) -> dict[str, Any]:
-        """Send a photo (a generated PNG unless ``data`` is given)."""
-        payload = data if data is not None else make_png(width, height)
-        if data is not None:
-            size = image_size(data)
-            if size is None:
-                raise ValueError("send_photo(data=...) needs PNG/JPEG/GIF/WebP/BMP bytes")
-            width, height = size
+        """Send a photo (a generated solid-colour image of this size)."""
+        payload = make_png(width, height)
         sizes = photo_sizes(width, height)
         stored = self._state.files.add(
             "photo",
@@ -229,14 +215,6 @@ class EmulatedUser:
             transcript_text=f"📇 {contact['phone_number']}",
         )
 
-    def _add_reply(self, fields: dict[str, Any], reply_to_message_id: int | None) -> None:
-        if reply_to_message_id is None:
-            return
-        replied = self._state.render_any(self._chat, reply_to_message_id)
-        if replied is None:
-            raise AssertionError(f"cannot reply to message #{reply_to_message_id}: not in chat")
-        fields["reply_to_message"] = replied
-
     # -- buttons ------------------------------------------------------------------
 
     async def press(self, button_text: str, *, message_id: int | None = None) -> str:
@@ -298,37 +276,46 @@ class EmulatedUser:
 
     @property
     def reply_buttons(self) -> list[str]:
+        """Labels of the reply keyboard as a person sees them (see :meth:`tap_reply`)."""
         keyboard = self._chat.reply_keyboard
         if not keyboard:
             return []
-        return [button["text"] for row in keyboard["keyboard"] for button in row]
+        return [visible_label(button["text"]) for row in keyboard["keyboard"] for button in row]
 
     async def tap_reply(self, button_text: str) -> dict[str, Any]:
-        """Tap a reply-keyboard button (contact/location requests are honoured)."""
+        """Tap a reply-keyboard button by its visible label; returns the sent message.
+
+        The label is matched without the invisible callback payload aiogram-dialog
+        appends to reply buttons (exact match first, then substring), and the
+        message carries the button's full text, exactly as Telegram sends it.
+        Contact and location requests are honoured.
+        """
         keyboard = self._chat.reply_keyboard
         if not keyboard:
             raise AssertionError(f"{self.full_name}: no reply keyboard is shown")
         buttons = [button for row in keyboard["keyboard"] for button in row]
-        button = next((b for b in buttons if b["text"] == button_text), None) or next(
-            (b for b in buttons if button_text in b["text"]), None
-        )
+        button = next(
+            (b for b in buttons if button_text in (visible_label(b["text"]), b["text"])), None
+        ) or next((b for b in buttons if button_text in visible_label(b["text"])), None)
         if button is None:
             raise AssertionError(
                 f"{self.full_name}: no reply button {button_text!r}; keyboard: "
-                + " ".join(f"[{b['text']}]" for b in buttons)
+                + " ".join(f"[{visible_label(b['text'])}]" for b in buttons)
             )
         if button.get("request_contact"):
             return await self.share_contact()
         if button.get("request_location"):
             return await self.send_location()
         unsupported = [
-            k for k in ("request_poll", "request_users", "request_chat", "web_app") if button.get(k)
+            k
+            for k in ("request_poll", "request_users", "request_user", "request_chat", "web_app")
+            if k in button
         ]
         if unsupported:
             raise AssertionError(
-                f"reply button {button['text']!r} uses {unsupported[0]}, not emulated"
+                f"reply button {visible_label(button['text'])!r} uses {unsupported[0]}, not emulated"
             )
-        return await self.send_text(button["text"])
+        return self._push_text(button["text"], shown=visible_label(button["text"]))
 
     # -- observing ---------------------------------------------------------------------
 
@@ -346,9 +333,19 @@ class EmulatedUser:
         return None
 
     @property
-    def sent_messages(self) -> list[dict[str, Any]]:
-        """Messages this user sent (Telegram JSON)."""
-        return list(self._chat.user_messages.values())
+    def update_ids(self) -> list[int]:
+        """update_id of every update queued on behalf of this user, oldest first.
+
+        Messages, button presses, shared contacts and locations, and the
+        my_chat_member updates of blocking/unblocking all count; a test can
+        wait until the bot has handled :attr:`last_update_id`.
+        """
+        return list(self._chat.update_ids)
+
+    @property
+    def last_update_id(self) -> int | None:
+        """The newest of :attr:`update_ids` (None before the first action)."""
+        return self._chat.update_ids[-1] if self._chat.update_ids else None
 
     @property
     def callback_answers(self) -> list[CallbackAnswer]:
@@ -452,10 +449,13 @@ class EmulatedUser:
     # -- commands menu -------------------------------------------------------------------
 
     def visible_commands(self) -> list[dict[str, str]]:
-        """The command menu this user's client would show (Telegram's scope fallback)."""
+        """The command menu this user's client would show in the private chat.
+
+        Telegram's fallback: the chat scope, then all_private_chats, then
+        default; in each, the user's language before the language-less list.
+        """
         language = (self.language_code or "").split("-")[0].lower()
         scopes: list[tuple[Any, ...]] = [
-            ("chat_member", self.chat_id, self.id),
             ("chat", self.chat_id),
             ("all_private_chats",),
             ("default",),

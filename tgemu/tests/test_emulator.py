@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
-import pytest_asyncio
 from aiogram import Bot, Dispatcher, F, Router
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import (
     TelegramBadRequest,
     TelegramConflictError,
@@ -32,12 +27,15 @@ from aiogram.types import (
     Message,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
+    ReplyParameters,
 )
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 
 from tgemu import ApiError, BotAPIEmulator, EmulatedUser
 from tgemu.formatting import format_message_text, parse_html, parse_markdown_v2
-from tgemu.media import make_png
+from tgemu.media import image_size, make_png
+from tgemu.tests.support import kb, make_bot, polling
 
 pytestmark = pytest.mark.asyncio
 
@@ -45,55 +43,6 @@ NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup "
     "are exactly the same as a current content and reply markup of the message"
 )
-
-
-@pytest_asyncio.fixture
-async def emulator() -> AsyncIterator[BotAPIEmulator]:
-    async with BotAPIEmulator() as emu:
-        yield emu
-
-
-class PlainHttpSession(AiohttpSession):
-    """aiogram sleeps 250 ms on close to let TLS connections shut down; the
-    emulator speaks plain HTTP, so skipping that keeps the suite fast."""
-
-    async def close(self) -> None:
-        if self._session is not None and not self._session.closed:
-            await self._session.close()
-
-
-def make_bot(emu: BotAPIEmulator, token: str | None = None) -> Bot:
-    session = PlainHttpSession(api=TelegramAPIServer.from_base(emu.base_url))
-    return Bot(token or emu.token, session=session)
-
-
-@pytest_asyncio.fixture
-async def bot(emulator: BotAPIEmulator) -> AsyncIterator[Bot]:
-    instance = make_bot(emulator)
-    try:
-        yield instance
-    finally:
-        await instance.session.close()
-
-
-@contextlib.asynccontextmanager
-async def polling(dp: Dispatcher, bot: Bot) -> AsyncIterator[None]:
-    task = asyncio.create_task(
-        dp.start_polling(bot, handle_signals=False, close_bot_session=False, polling_timeout=5)
-    )
-    try:
-        yield
-    finally:
-        await dp.stop_polling()
-        await task
-
-
-def kb(*buttons: tuple[str, str]) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        inline_keyboard=[
-            [InlineKeyboardButton(text=text, callback_data=data)] for text, data in buttons
-        ]
-    )
 
 
 def echo_router() -> Router:
@@ -321,9 +270,10 @@ async def test_edit_message_text(emulator: BotAPIEmulator, bot: Bot) -> None:
 async def test_text_limits_and_parsing(emulator: BotAPIEmulator, bot: Bot) -> None:
     user = emulator.user(42, "Li")
 
-    for text in ("", "   \n "):
-        with pytest.raises(TelegramBadRequest, match="Bad Request: message text is empty"):
-            await bot.send_message(user.id, text)
+    with pytest.raises(TelegramBadRequest, match="Bad Request: message text is empty"):
+        await bot.send_message(user.id, "")
+    with pytest.raises(TelegramBadRequest, match="Bad Request: text must be non-empty"):
+        await bot.send_message(user.id, "   \n ")
     with pytest.raises(TelegramBadRequest, match="Bad Request: message is too long"):
         await bot.send_message(user.id, "x" * 4097)
     assert len((await bot.send_message(user.id, "x" * 4096)).text) == 4096
@@ -368,9 +318,11 @@ async def test_text_limits_and_parsing(emulator: BotAPIEmulator, bot: Bot) -> No
 
     with pytest.raises(TelegramBadRequest, match="Bad Request: BOT_COMMAND_INVALID"):
         await bot.set_my_commands([BotCommand(command="Start", description="Go")])
-    with pytest.raises(TelegramBadRequest, match="Bad Request: BOT_COMMAND_INVALID"):
+    with pytest.raises(TelegramBadRequest, match="Bad Request: command length must not exceed 32"):
         await bot.set_my_commands([BotCommand(command="x" * 33, description="Go")])
-    with pytest.raises(TelegramBadRequest, match="Bad Request: command description is empty"):
+    with pytest.raises(
+        TelegramBadRequest, match="Bad Request: command description must be non-empty"
+    ):
         await bot.set_my_commands([BotCommand(command="start", description=" ")])
 
     # Nothing invalid was stored.
@@ -548,7 +500,7 @@ async def test_set_my_commands_per_language(emulator: BotAPIEmulator, bot: Bot) 
     await bot.delete_my_commands(scope=BotCommandScopeChat(chat_id=user.id))
     assert user.visible_commands() == [{"command": "start", "description": "开始"}]
     assert emulator.calls_to("setMyCommands")[1]["language_code"] == "zh"
-    with pytest.raises(TelegramBadRequest, match="LANG_CODE_INVALID"):
+    with pytest.raises(TelegramBadRequest, match="Bad Request: invalid language code specified"):
         await bot.set_my_commands(
             [BotCommand(command="start", description="x")], language_code="zh-hans"
         )
@@ -633,3 +585,271 @@ async def test_settle_and_wait_idle(emulator: BotAPIEmulator, bot: Bot) -> None:
     await users[0].send_text("nobody polls")
     with pytest.raises(AssertionError, match="1 update\\(s\\) not yet fetched"):
         await emulator.settle(quiet=0.05, timeout=0.2)
+
+
+# ---------------------------------------------------------------------------
+# Per-user update ids
+# ---------------------------------------------------------------------------
+
+
+async def test_update_ids_per_user() -> None:
+    async with BotAPIEmulator(first_update_id=500) as emulator:
+        bot = make_bot(emulator)
+        try:
+            ann, bo = emulator.user(1, "Ann"), emulator.user(2, "Bo")
+            assert ann.update_ids == [] and ann.last_update_id is None
+
+            # Every user action queues updates and keeps its usual return value.
+            message = await ann.send_text("hi")
+            assert message["text"] == "hi" and message["from"]["id"] == ann.id
+            assert (await bo.send_command("start"))["text"] == "/start"
+            await bot.send_message(ann.id, "pick", reply_markup=kb(("Yes", "yes")))
+            query_id = await ann.press("Yes")
+            assert isinstance(query_id, str)
+            assert "contact" in await ann.share_contact()
+            assert "location" in await ann.send_location()
+            assert "photo" in await ann.send_photo()
+            assert ann.block_bot() is None
+            await ann.send_text("back")  # unblocks first: my_chat_member, then the message
+
+            updates = await bot.get_updates()
+
+            def sender(update) -> int:  # noqa: ANN001
+                event = update.message or update.callback_query or update.my_chat_member
+                return event.from_user.id
+
+            assert ann.update_ids == [u.update_id for u in updates if sender(u) == ann.id]
+            assert bo.update_ids == [u.update_id for u in updates if sender(u) == bo.id]
+            assert ann.update_ids[0] == 500 and len(ann.update_ids) == 8
+            assert ann.last_update_id == ann.update_ids[-1] == updates[-1].update_id
+            assert bo.last_update_id == 501
+
+            # Updates the bot opted out of are never queued, so they get no id.
+            await bot.get_updates(offset=updates[-1].update_id + 1, allowed_updates=["message"])
+            before = ann.update_ids
+            await ann.press("Yes")
+            ann.block_bot()
+            assert ann.update_ids == before
+            await ann.send_text("still here")
+            assert ann.last_update_id == (await bot.get_updates())[-1].update_id
+        finally:
+            await bot.session.close()
+
+
+# ---------------------------------------------------------------------------
+# Reply keyboards carrying aiogram-dialog payloads
+# ---------------------------------------------------------------------------
+
+# What aiogram-dialog appends to "跳过" for callback data "s1": two invisible
+# characters per byte, from U+200C..U+2064, U+00AD and U+1D173..U+1D17A.
+SKIP_PAYLOAD = "\U0001d176\u2062\U0001d174\u2062"
+AGREE_PAYLOAD = "\u200d\U0001d173\U0001d17a\u00ad"
+
+
+async def test_tap_reply_by_visible_label(emulator: BotAPIEmulator, bot: Bot) -> None:
+    user = emulator.user(42, "Li")
+    markup = ReplyKeyboardMarkup(
+        keyboard=[
+            [KeyboardButton(text="跳过" + SKIP_PAYLOAD)],
+            [KeyboardButton(text="📞 同意" + AGREE_PAYLOAD), KeyboardButton(text="取消")],
+        ]
+    )
+    await bot.send_message(user.id, "请选择", reply_markup=markup)
+    assert user.reply_buttons == ["跳过", "📞 同意", "取消"]
+    assert user.last_message.button_rows == [["跳过"], ["📞 同意", "取消"]]
+
+    # The label finds the button; the message carries the full text, as on Telegram.
+    assert (await user.tap_reply("跳过"))["text"] == "跳过" + SKIP_PAYLOAD
+    assert (await user.tap_reply("同意"))["text"] == "📞 同意" + AGREE_PAYLOAD  # substring
+    assert (await user.tap_reply("取消"))["text"] == "取消"
+    assert (await user.tap_reply("跳过" + SKIP_PAYLOAD))["text"] == "跳过" + SKIP_PAYLOAD
+    texts = [u.message.text for u in await bot.get_updates()]
+    assert texts == [
+        "跳过" + SKIP_PAYLOAD,
+        "📞 同意" + AGREE_PAYLOAD,
+        "取消",
+        "跳过" + SKIP_PAYLOAD,
+    ]
+
+    with pytest.raises(AssertionError, match=r"keyboard: \[跳过\] \[📞 同意\] \[取消\]$"):
+        await user.tap_reply("返回")
+    transcript = emulator.format_transcript()
+    assert "    ⌨ [📞 同意] [取消]" in transcript
+    assert "Li ▶ 跳过\n" in transcript and SKIP_PAYLOAD not in transcript
+
+    # Inline buttons carry their data in callback_data: labels stay exact.
+    await bot.send_message(user.id, "inline", reply_markup=kb(("OK" + SKIP_PAYLOAD, "ok")))
+    assert user.last_message.buttons == ["OK" + SKIP_PAYLOAD]
+
+
+async def test_tap_reply_with_aiogram_dialog_keyboard(emulator: BotAPIEmulator, bot: Bot) -> None:
+    dialog = pytest.importorskip("aiogram_dialog.utils")
+    user = emulator.user(42, "Li")
+    markup = ReplyKeyboardMarkup(
+        keyboard=[
+            [KeyboardButton(text=dialog.join_reply_callback("跳过", "skip:1"))],
+            [KeyboardButton(text=dialog.join_reply_callback("返回", "back"))],
+        ]
+    )
+    await bot.send_message(user.id, "请选择", reply_markup=markup)
+    assert user.reply_buttons == ["跳过", "返回"]
+    await user.tap_reply("跳过")
+    (update,) = await bot.get_updates()
+    assert dialog.split_reply_callback(update.message.text) == ("跳过", "skip:1")
+
+
+# ---------------------------------------------------------------------------
+# Replies, image formats, webhook replies
+# ---------------------------------------------------------------------------
+
+
+async def test_bot_replies_to_messages(emulator: BotAPIEmulator, bot: Bot) -> None:
+    user = emulator.user(42, "Li")
+    question = await user.send_text("有人吗？")
+    answer = await bot.send_message(
+        user.id, "在的", reply_parameters=ReplyParameters(message_id=question["message_id"])
+    )
+    assert answer.reply_to_message.text == "有人吗？"
+    follow_up = await bot.send_message(
+        user.id, "还有吗", reply_parameters=ReplyParameters(message_id=answer.message_id)
+    )
+    assert follow_up.reply_to_message.text == "在的"
+    assert follow_up.reply_to_message.reply_to_message is None  # replies are not nested
+
+    with pytest.raises(TelegramBadRequest, match="Bad Request: message to be replied not found"):
+        await bot.send_message(user.id, "x", reply_parameters=ReplyParameters(message_id=99))
+    lenient = await bot.send_message(
+        user.id,
+        "x",
+        reply_parameters=ReplyParameters(message_id=99, allow_sending_without_reply=True),
+    )
+    assert lenient.reply_to_message is None
+
+    # A callback query shows the message with what it replies to.
+    await bot.send_message(
+        user.id,
+        "确认？",
+        reply_markup=kb(("是", "y")),
+        reply_parameters=ReplyParameters(message_id=question["message_id"]),
+    )
+    await user.press("是")
+    *_, update = await bot.get_updates()
+    assert update.callback_query.message.reply_to_message.text == "有人吗？"
+
+
+def _jpeg(width: int, height: int) -> bytes:
+    app0 = b"\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+    sof0 = (
+        b"\xff\xc0\x00\x11\x08" + height.to_bytes(2, "big") + width.to_bytes(2, "big") + bytes(12)
+    )
+    return b"\xff\xd8" + app0 + sof0 + b"\xff\xd9"
+
+
+@pytest.mark.parametrize(
+    ("data", "size"),
+    [
+        (make_png(3, 2), (3, 2)),
+        (_jpeg(640, 480), (640, 480)),
+        (b"GIF89a" + (5).to_bytes(2, "little") + (4).to_bytes(2, "little") + bytes(4), (5, 4)),
+        (
+            b"BM" + bytes(16) + (7).to_bytes(4, "little") + (-6).to_bytes(4, "little", signed=True),
+            (7, 6),
+        ),
+        (
+            b"RIFF\0\0\0\0WEBPVP8 "
+            + bytes(10)
+            + (9).to_bytes(2, "little")
+            + (8).to_bytes(2, "little"),
+            (9, 8),
+        ),
+        (
+            b"RIFF\0\0\0\0WEBPVP8L"
+            + bytes(5)
+            + (((8 - 1) << 14) | (10 - 1)).to_bytes(4, "little")
+            + bytes(5),
+            (10, 8),
+        ),
+        (
+            b"RIFF\0\0\0\0WEBPVP8X"
+            + bytes(8)
+            + (11).to_bytes(3, "little")
+            + (12).to_bytes(3, "little"),
+            (12, 13),
+        ),
+        (b"RIFF\0\0\0\0WEBPXXXX" + bytes(16), None),
+        (b"not an image", None),
+    ],
+)
+async def test_image_size(data: bytes, size: tuple[int, int] | None) -> None:
+    assert image_size(data) == size
+
+
+async def test_send_photo_checks_the_image(emulator: BotAPIEmulator, bot: Bot) -> None:
+    user = emulator.user(42, "Li")
+    photo = await bot.send_photo(user.id, BufferedInputFile(_jpeg(3000, 1500), "p.jpg"))
+    assert [(p.width, p.height) for p in photo.photo][-1] == (2560, 1280)
+    assert user.last_message.describe() == f"#{photo.message_id}: '🖼'"
+    for data, error in (
+        (_jpeg(100, 2001), "PHOTO_INVALID_DIMENSIONS"),
+        (_jpeg(9000, 2000), "PHOTO_INVALID_DIMENSIONS"),
+        (b"", "file must be non-empty"),
+    ):
+        with pytest.raises(TelegramBadRequest, match=error):
+            await bot.send_photo(user.id, BufferedInputFile(data, "p.jpg"))
+    document = await bot.send_document(user.id, BufferedInputFile(b"x", "a.txt"))
+    with pytest.raises(TelegramBadRequest, match="can't use file of type Document as Photo"):
+        await bot.send_photo(user.id, document.document.file_id)
+    with pytest.raises(TelegramBadRequest, match="does not fetch files by HTTP URL"):
+        await bot.send_photo(user.id, "https://example.com/p.jpg")
+    with pytest.raises(TelegramBadRequest, match="invalid file_id"):
+        await bot.get_file("nope")
+
+
+async def test_webhook_multipart_reply_and_retries(emulator: BotAPIEmulator, bot: Bot) -> None:
+    router = Router()
+
+    @router.message()
+    async def reply_with_file(message: Message):  # noqa: ANN202 - a webhook reply
+        return message.answer_document(
+            BufferedInputFile(f"收到: {message.text}".encode(), "receipt.txt"), caption="回执"
+        )
+
+    dp = Dispatcher()
+    dp.include_router(router)
+    hits: list[int] = []
+
+    async def flaky(request: web.Request) -> web.StreamResponse:
+        hits.append(1)
+        if len(hits) == 1:
+            return web.Response(status=500)
+        return await handler.handle(request)
+
+    handler = SimpleRequestHandler(dp, bot, handle_in_background=False, secret_token="s3cr3t")
+    app = web.Application()
+    app.router.add_post("/hook", flaky)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        user = emulator.user(42, "Li")
+        assert await bot.set_webhook(f"http://127.0.0.1:{port}/hook", secret_token="s3cr3t")
+        await user.send_text("你好")
+        receipt = await user.wait_for_message(lambda m: m.kind == "document")
+        assert receipt.document_bytes == "收到: 你好".encode() and receipt.text == "回执"
+        assert len(hits) == 2  # the 500 was retried
+        info = await bot.get_webhook_info()
+        assert (
+            info.last_error_message == "Wrong response from the webhook: 500 Internal Server Error"
+        )
+        assert info.pending_update_count == 0
+
+        with pytest.raises(TelegramBadRequest, match="secret token contains unallowed characters"):
+            await bot.set_webhook(f"http://127.0.0.1:{port}/hook", secret_token="no spaces")
+        with pytest.raises(TelegramBadRequest, match="An HTTPS URL must be provided"):
+            await bot.set_webhook("ftp://example.com/hook")
+        assert await bot.set_webhook("")  # an empty URL removes the webhook
+        assert (await bot.get_webhook_info()).url == ""
+    finally:
+        await runner.cleanup()
