@@ -26,6 +26,7 @@ from bot.delivery.sender import OutboxSender
 from bot.i18n import make_i18n
 from bot.menus import set_default_menus
 from bot.middlewares import DbSessionMiddleware, UpdateDoneMiddleware, UserLocaleMiddleware, UserMiddleware
+from bot.perf import pin_response_models
 from bot.services import users
 from bot.transaction import CommitBeforeSend
 from handlers import build_routers
@@ -105,6 +106,7 @@ def build_app(
     on_update_done: Callable[[int], None] | None = None,
 ) -> App:
     token = settings.require_token()
+    pin_response_models()  # aiogram's Response[T] models, built once instead of per call
     clock = clock or SystemClock()
     engine = engine or make_engine(settings.database_url, concurrency=settings.update_concurrency)
     session_factory = make_session_factory(engine)

@@ -139,3 +139,18 @@ async def test_relationships_that_are_not_loaded_explicitly_raise(session_factor
         with pytest.raises(InvalidRequestError, match="lazy='raise'"):
             _ = worker.organization
         await session.rollback()
+
+
+def test_response_models_are_built_once_and_kept():
+    import gc
+
+    from aiogram.methods import SendMessage as Send
+    from aiogram.methods.base import Response
+
+    from bot.perf import pin_response_models
+
+    assert pin_response_models() > 20
+    first = Response[Send.__returning__]
+    gc.collect()
+    # After a collection the same class comes back: pydantic did not rebuild it.
+    assert Response[Send.__returning__] is first
