@@ -683,39 +683,129 @@ def _clean_and_trim(formatted: FormattedText) -> FormattedText:
     return FormattedText(text, _sorted(entities))
 
 
+_ENTITY_TYPES = frozenset(
+    {
+        "bold",
+        "italic",
+        "underline",
+        "strikethrough",
+        "spoiler",
+        "code",
+        "pre",
+        "text_link",
+        "text_mention",
+        "custom_emoji",
+        "blockquote",
+        "expandable_blockquote",
+        "date_time",
+    }
+)
+#: Types Telegram detects by itself: sent ones are ignored, not rejected.
+_DETECTED_ENTITY_TYPES = frozenset(
+    {
+        "mention",
+        "hashtag",
+        "cashtag",
+        "bot_command",
+        "url",
+        "email",
+        "phone_number",
+        "bank_card_number",
+    }
+)
+
+
+def _json_int(obj: dict[str, Any], name: str) -> int:
+    if name not in obj:
+        raise ValueError(f'Can\'t find field "{name}"')
+    value = obj[name]
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(f'Field "{name}" must be a Number')
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
+        return int(value)
+    raise ValueError(f'Field "{name}" must be a valid Number')
+
+
+def _json_str(obj: dict[str, Any], name: str, *, required: bool = True) -> str:
+    if name not in obj:
+        if required:
+            raise ValueError(f'Can\'t find field "{name}"')
+        return ""
+    value = obj[name]
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    raise ValueError(f'Field "{name}" must be of type String')
+
+
+def _input_entity(item: Any) -> dict[str, Any] | None:
+    """One MessageEntity read like the Bot API does (None: a type it ignores)."""
+    if not isinstance(item, dict):
+        raise ValueError("expected an Object")
+    offset, length = _json_int(item, "offset"), _json_int(item, "length")
+    kind = _json_str(item, "type")
+    if not kind:
+        raise ValueError("Type is not specified")
+    if kind in _DETECTED_ENTITY_TYPES:
+        return None
+    if kind not in _ENTITY_TYPES:
+        raise ValueError("Unsupported type specified")
+    entity: dict[str, Any] = {"type": kind, "offset": offset, "length": length}
+    if kind == "pre" and _json_str(item, "language", required=False):
+        entity["language"] = _json_str(item, "language")
+    elif kind == "text_link":
+        entity["url"] = _json_str(item, "url")
+    elif kind == "text_mention":
+        if "user" not in item:
+            raise ValueError('Can\'t find field "user"')
+        user = item["user"]
+        if not isinstance(user, dict):
+            raise ValueError('Field "user" must be of type Object')
+        _json_int(user, "id")
+        entity["user"] = user
+    elif kind == "custom_emoji":
+        entity["custom_emoji_id"] = str(_json_int(item, "custom_emoji_id"))
+    elif kind == "date_time":
+        entity["unix_time"] = _json_int(item, "unix_time")
+        if _json_str(item, "date_time_format", required=False):
+            entity["date_time_format"] = _json_str(item, "date_time_format")
+    return entity
+
+
 def _validate_entities(raw: Any, text: str) -> list[dict[str, Any]]:
-    if raw is None:
-        return []
+    """``entities`` / ``caption_entities`` sent instead of a parse_mode."""
     if not isinstance(raw, list):
-        raise bad_request("can't parse entities JSON object")
-    total = utf16_len(text)
+        return []  # the Bot API ignores anything but an array
     entities: list[dict[str, Any]] = []
     for item in raw:
-        if not isinstance(item, dict) or not isinstance(item.get("type"), str):
-            raise bad_request('can\'t parse MessageEntity: Field "type" must be of type String')
-        offset, length = item.get("offset"), item.get("length")
-        if not isinstance(offset, int) or not isinstance(length, int) or offset < 0 or length <= 0:
-            raise bad_request("can't parse MessageEntity: wrong offset or length")
-        if offset + length > total:
-            continue  # Telegram silently drops entities that point past the text
-        entities.append(dict(item))
-    return _sorted(entities)
+        try:
+            entity = _input_entity(item)
+        except ValueError as exc:
+            raise bad_request(f"can't parse MessageEntity: {exc}") from None
+        if entity is not None:
+            entities.append(entity)
+    for entity in entities:  # tdlib's bounds; entities past the text are clipped later
+        if not 0 <= entity["offset"] <= 1000000:
+            raise bad_request(f"receive an entity with incorrect offset {entity['offset']}")
+        if not 0 <= entity["length"] <= 1000000:
+            raise bad_request(f"receive an entity with incorrect length {entity['length']}")
+    return _sorted([entity for entity in entities if entity["length"] > 0])
 
 
-def parse_entities(source: str, parse_mode: str | None) -> FormattedText:
-    """Dispatch on ``parse_mode``; raises ``ApiError`` on malformed markup."""
-    mode = (parse_mode or "").strip()
+def parse_entities(source: str, parse_mode: str) -> FormattedText:
+    """Parse ``source`` in a (non-empty, not "none") parse_mode; ``ApiError`` on bad markup."""
+    mode = parse_mode.lower()
     try:
-        lowered = mode.lower()
-        if not mode or lowered == "none":
-            return FormattedText(source)
-        if lowered == "html":
+        if mode == "html":
             return parse_html(source)
-        if lowered == "markdownv2":
+        if mode == "markdownv2":
             return parse_markdown_v2(source)
     except EntityParseError as exc:
         raise bad_request(f"can't parse entities: {exc}") from exc
-    if lowered == "markdown":
+    if mode == "markdown":
         # Valid on Telegram (the legacy mode) but used by nothing here: refuse plainly.
         raise ApiError(400, "Bad Request: tgemu does not emulate legacy parse_mode Markdown")
     raise bad_request("unsupported parse_mode")
@@ -739,10 +829,10 @@ def format_message_text(
         source = ""
     if not source and not caption:
         raise bad_request("message text is empty")
-    if entities is not None and not parse_mode:
-        formatted = FormattedText(source, _validate_entities(entities, source))
+    if source and parse_mode and parse_mode.lower() != "none":
+        formatted = parse_entities(source, parse_mode)  # entities are ignored then
     else:
-        formatted = parse_entities(source, parse_mode)
+        formatted = FormattedText(source, _validate_entities(entities, source))
     formatted = _clean_and_trim(formatted)
     if not _BLANK_CHARS.sub("", formatted.text):
         if not caption:

@@ -329,7 +329,7 @@ class MethodRegistry:
         formatted = format_message_text(
             params.get_str("text"),
             parse_mode=params.get_str("parse_mode"),
-            entities=params.get_json("entities"),
+            entities=_input_entities(params, "entities"),
         )
         markup = validate_reply_markup(params.get_json("reply_markup", "reply keyboard markup"))
         reply_to = self._reply_target(chat, params)
@@ -355,7 +355,7 @@ class MethodRegistry:
         formatted = format_message_text(
             params.get_str("text"),
             parse_mode=params.get_str("parse_mode"),
-            entities=params.get_json("entities"),
+            entities=_input_entities(params, "entities"),
         )
         return self._commit_edit(chat, message, params, formatted, params.get_str("text"))
 
@@ -443,7 +443,7 @@ class MethodRegistry:
         formatted = format_message_text(
             params.get_str("caption"),
             parse_mode=params.get_str("parse_mode"),
-            entities=params.get_json("caption_entities"),
+            entities=_input_entities(params, "caption_entities"),
             caption=True,
         )
         markup = validate_reply_markup(params.get_json("reply_markup", "reply keyboard markup"))
@@ -565,3 +565,11 @@ class MethodRegistry:
         self._state.commands.pop(key, None)
         self._state.touch()
         return True
+
+
+def _input_entities(params: Params, name: str) -> Any:
+    """``entities``: the Bot API silently ignores a value that is not JSON."""
+    try:
+        return params.get_json(name)
+    except ApiError:
+        return None

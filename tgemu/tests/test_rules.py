@@ -21,6 +21,7 @@ from aiogram.types import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
 )
+from aiogram.utils.formatting import Bold, Code, Text
 
 from tgemu import ApiError, BotAPIEmulator
 from tgemu.media import make_png
@@ -187,6 +188,48 @@ async def test_entities_parsed(
     assert sorted(result["entities"], key=lambda e: (e["offset"], e["type"])) == sorted(
         entities, key=lambda e: (e["offset"], e["type"])
     )
+
+
+async def test_explicit_entities(emulator: BotAPIEmulator, bot: Bot) -> None:
+    user = emulator.user(42, "Li")
+    # aiogram's formatting helpers send text plus entities instead of a parse_mode.
+    content = Text(" ", Bold("王秀兰"), ": ", Code("#A-17"), " ")
+    sent = await bot.send_message(user.id, **content.as_kwargs())
+    assert sent.text == "王秀兰: #A-17"
+    assert [(e.type, e.offset, e.length) for e in sent.entities] == [("bold", 0, 3), ("code", 5, 5)]
+
+    entities = [
+        {"type": "italic", "offset": 0, "length": 0},  # empty: dropped
+        {"type": "hashtag", "offset": 0, "length": 1},  # Telegram detects these itself
+        {"type": "pre", "offset": "0", "length": 9, "language": "py"},  # clipped to the text
+    ]
+    result = await emulator.call("sendMessage", chat_id=user.id, text="x=1", entities=entities)
+    assert result["entities"] == [{"type": "pre", "offset": 0, "length": 3, "language": "py"}]
+    assert "entities" not in await emulator.call(
+        "sendMessage", chat_id=user.id, text="x", entities="not JSON"
+    )
+    for entity, error in [
+        ("bold", "expected an Object"),
+        ({"type": "bold", "length": 1}, 'Can\'t find field "offset"'),
+        ({"type": "bold", "offset": "one", "length": 1}, 'Field "offset" must be a valid Number'),
+        (
+            {"type": "bold", "offset": 0, "length": 1, "url": 1} | {"type": ""},
+            "Type is not specified",
+        ),
+        ({"type": "shout", "offset": 0, "length": 1}, "Unsupported type specified"),
+        ({"type": "text_link", "offset": 0, "length": 1}, 'Can\'t find field "url"'),
+    ]:
+        description = await call_error(
+            emulator, "sendMessage", chat_id=user.id, text="x", entities=[entity]
+        )
+        assert description == f"Bad Request: can't parse MessageEntity: {error}"
+    assert await call_error(
+        emulator,
+        "sendMessage",
+        chat_id=user.id,
+        text="x",
+        entities=[{"type": "bold", "offset": -1, "length": 1}],
+    ) == ("Bad Request: receive an entity with incorrect offset -1")
 
 
 async def test_legacy_markdown_is_refused_plainly(emulator: BotAPIEmulator) -> None:
