@@ -14,6 +14,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from aiogram.fsm.storage.base import BaseStorage
+from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.fsm.storage.redis import RedisStorage
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -23,7 +26,9 @@ from bot.config import Settings
 from bot.db import make_engine, make_session_factory
 from bot.migrate import upgrade
 from bot.services.world import SampleWorld, seed_sample
+from models import Base
 from tgemu import BotAPIEmulator
+from tgemu.user import EmulatedUser
 
 TOKEN = "123456:LINLI-TEST"
 # The one clock of the running bot and of the services the tests call: it stands
@@ -115,24 +120,76 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return make_session_factory(engine)
 
 
-@pytest.fixture(scope="session")
-async def world(session_factory: async_sessionmaker[AsyncSession]) -> SampleWorld:
+async def empty_database(engine: AsyncEngine) -> None:
+    """Remove every row of every table (the schema and its migration stamp stay)."""
+    tables = list(reversed(Base.metadata.sorted_tables))
+    async with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            names = ", ".join(f'"{table.name}"' for table in tables)
+            await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:  # children first: foreign keys are enforced
+                await conn.execute(table.delete())
+
+
+async def forget_conversations(storage: BaseStorage) -> None:
+    """Dialog stacks and FSM state of every chat (memory, or this run's Redis keys)."""
+    if isinstance(storage, MemoryStorage):
+        storage.storage.clear()
+    elif isinstance(storage, RedisStorage):
+        keys = [key async for key in storage.redis.scan_iter(match="linli:fsm:*")]
+        if keys:
+            await storage.redis.delete(*keys)
+
+
+# Fixtures that mean "this test touches the shared database": it then gets a database of its own
+# making (emptied and seeded with the sample world), so a sweep over "all due rows" sees only its rows.
+_DATA_FIXTURES = {"app", "session", "session_factory", "world", "engine", "commit_failure", "quiet_outbox"}
+
+
+@pytest.fixture(autouse=True)
+def _own_data(request: pytest.FixtureRequest) -> None:
+    if _DATA_FIXTURES & set(request.fixturenames):
+        request.getfixturevalue("world")
+
+
+@pytest.fixture
+async def world(engine: AsyncEngine, session_factory: async_sessionmaker[AsyncSession]) -> SampleWorld:
+    """This test's data: the previous test's updates finished, every table emptied, the sample world seeded."""
+    if _running_apps:
+        await HANDLED.wait_for(EMULATED_UPDATE_IDS(), timeout=30)
+    await empty_database(engine)
+    for running in _running_apps:
+        await forget_conversations(running.storage)
     async with session_factory() as session, session.begin():
         return await seed_sample(session, now=CLOCK.now())
+
+
+_emulated_users: list[EmulatedUser] = []
+
+
+def EMULATED_UPDATE_IDS() -> list[int]:  # noqa: N802 - reads like the constant it stands for
+    return [update_id for person in _emulated_users for update_id in person.update_ids]
 
 
 @pytest.fixture(scope="session")
 async def emulator() -> AsyncIterator[BotAPIEmulator]:
     emu = BotAPIEmulator(TOKEN)
     await emu.start()
+    make_user = emu.user
+
+    def user(*args: object, **kwargs: object) -> EmulatedUser:
+        person = make_user(*args, **kwargs)
+        _emulated_users.append(person)  # whose updates must be handled before the next test's reset
+        return person
+
+    emu.user = user  # type: ignore[method-assign]
     yield emu
     await emu.stop()
 
 
 @pytest.fixture(scope="session")
-async def app(
-    emulator: BotAPIEmulator, engine: AsyncEngine, world: SampleWorld, database_url: str
-) -> AsyncIterator[App]:
+async def app(emulator: BotAPIEmulator, engine: AsyncEngine, database_url: str) -> AsyncIterator[App]:
     redis_url = os.environ.get("REDIS_URL") or None
     await reset_redis(redis_url)
     settings = Settings(
