@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from aiogram import Bot, Dispatcher, F
 from aiogram.client.default import DefaultBotProperties
@@ -14,6 +15,7 @@ from aiogram.enums import ChatType, ParseMode
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder
 from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
 from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
+from aiogram.types import Update
 from aiogram.utils.i18n import I18n
 from aiogram_dialog import setup_dialogs
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -25,7 +27,7 @@ from bot.delivery.retry import RetryRequestMiddleware
 from bot.delivery.sender import OutboxSender
 from bot.i18n import make_i18n
 from bot.menus import set_default_menus
-from bot.middlewares import DbSessionMiddleware, UpdateDoneMiddleware, UserLocaleMiddleware, UserMiddleware
+from bot.middlewares import DbSessionMiddleware, UserLocaleMiddleware, UserMiddleware
 from bot.perf import pin_response_models
 from bot.services import users
 from bot.transaction import CommitBeforeSend
@@ -56,6 +58,26 @@ class App:
         )
 
 
+class LinliDispatcher(Dispatcher):
+    """aiogram's Dispatcher that reports each update once `feed_update` has returned.
+
+    By then everything is done: the transaction ended, the replies went out and
+    an error, if any, was reported by the error handler. Tests wait on it instead
+    of on a quiet chat.
+    """
+
+    def __init__(self, *, on_update_done: Callable[[int], None] | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._on_update_done = on_update_done
+
+    async def feed_update(self, bot: Bot, update: Update, **kwargs: Any) -> Any:
+        try:
+            return await super().feed_update(bot, update, **kwargs)
+        finally:
+            if self._on_update_done is not None:
+                self._on_update_done(update.update_id)
+
+
 def make_bot(settings: Settings, token: str) -> Bot:
     session = (
         AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_base))
@@ -82,17 +104,18 @@ def make_storage(settings: Settings) -> BaseStorage:
 def make_event_isolation(storage: BaseStorage) -> BaseEventIsolation:
     """Handle one person's updates one at a time, in order.
 
-    A handler replies before its transaction commits; without this, a quick next
-    tap could be handled against data (and FSM state) from before the previous
-    tap: a community just chosen, a language just switched, Confirm pressed twice.
+    Without this a quick next tap could be handled against dialog state from
+    before the previous tap (a community just chosen, a language just switched,
+    Confirm pressed twice) while the first is still talking to Telegram.
     Different people still run concurrently. With Redis it is a redis-py lock,
     so several bot processes serialise the same person too.
     """
     if isinstance(storage, RedisStorage):
         # redis-py polls a held lock every `sleep` seconds; 0.1 s (its default) is a
-        # noticeable pause between two quick taps.
+        # noticeable pause between two quick taps. The timeout only frees the lock of a
+        # process that died; it is longer than the reply retries' budget (bot/delivery/retry.py).
         return RedisEventIsolation(
-            redis=storage.redis, key_builder=storage.key_builder, lock_kwargs={"timeout": 60, "sleep": 0.02}
+            redis=storage.redis, key_builder=storage.key_builder, lock_kwargs={"timeout": 120, "sleep": 0.02}
         )
     return SimpleEventIsolation()
 
@@ -126,7 +149,8 @@ def build_app(
 
     # The FSM middleware takes the per-person lock before it reads the state, and
     # everything below (the DB transaction included) runs inside it.
-    dp = Dispatcher(
+    dp = LinliDispatcher(
+        on_update_done=on_update_done,
         storage=storage,
         events_isolation=make_event_isolation(storage),
         settings=settings,
@@ -134,8 +158,6 @@ def build_app(
         sender=sender,
         clock=clock,
     )
-    if on_update_done is not None:
-        dp.update.outer_middleware(UpdateDoneMiddleware(on_update_done))
     dp.update.outer_middleware(DbSessionMiddleware(session_factory, on_outbox=sender.wake))
     dp.update.outer_middleware(UserMiddleware())
     UserLocaleMiddleware(i18n).setup(dp)

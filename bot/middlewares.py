@@ -21,24 +21,6 @@ log = logging.getLogger(__name__)
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
 
-class UpdateDoneMiddleware(BaseMiddleware):
-    """Report each update once it is fully handled: committed, replied to, errors reported.
-
-    Registered before everything else the app adds, so its `finally` runs after the
-    session middleware's last commit. The tests wait on it instead of on a quiet
-    chat; an operator could count handled updates with it.
-    """
-
-    def __init__(self, on_done: Callable[[int], None]) -> None:
-        self.on_done = on_done
-
-    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
-        try:
-            return await handler(event, data)
-        finally:
-            self.on_done(event.update_id)  # type: ignore[attr-defined] - an Update
-
-
 class DbSessionMiddleware(BaseMiddleware):
     """One session per update; its work is committed before any reply (`bot.transaction`).
 

@@ -15,6 +15,7 @@ from bot.services.errors import DomainError
 from handlers import keyboards
 from handlers.callbacks import LanguageCB, MenuCB
 from handlers.onboarding import start_community_choice
+from handlers.states import Onboarding
 from handlers.texts import error_text
 from models import Role, User
 
@@ -71,7 +72,12 @@ async def language_chosen(
     await query.answer()
     await set_chat_menu(bot, i18n, query.message.chat.id, i18n.current_locale)
     await query.message.edit_text(_("Done: I will talk with you in English."))
-    if dialog_manager.has_context():
+    if dialog_manager.has_context() and dialog_manager.current_context().state == Onboarding.language:
+        # First contact, language chosen with /language instead of the greeting's buttons.
+        dialog_manager.dialog_data["from_language"] = True
+        await dialog_manager.switch_to(Onboarding.community)
+        await dialog_manager.show(ShowMode.SEND)  # not a dialog's own button: show it here
+    elif dialog_manager.has_context():
         # Mid-flow: the current step again, in the new language; what was entered is kept.
         await dialog_manager.show(ShowMode.SEND)
     elif user.community is None:

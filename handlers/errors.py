@@ -6,6 +6,7 @@ import logging
 
 from aiogram import Bot, Router
 from aiogram.filters import ExceptionTypeFilter
+from aiogram.fsm.context import FSMContext
 from aiogram.types import ErrorEvent
 from aiogram.utils.i18n import I18n
 from aiogram_dialog.api.exceptions import OutdatedIntent, UnknownIntent, UnknownState
@@ -18,6 +19,7 @@ router = Router(name=__name__)
 
 NOT_SAVED = N_("Sorry, something went wrong on our side and nothing was saved. Please try again in a moment.")
 # Something of this update was committed before the failure: saying "nothing was saved" would be false.
+ALREADY_FILED = N_("Your request {number} was already received.")
 STALE = N_("This button is no longer active. Send /new to start again.")
 SORRY = N_("Sorry, something went wrong on our side. Please check with /my before trying again.")
 
@@ -28,6 +30,12 @@ async def on_stale_dialog(event: ErrorEvent, i18n: I18n, **data: object) -> bool
     locale = data.get("user_locale") or i18n.default_locale
     query = event.update.callback_query
     text = i18n.gettext(STALE, locale=locale)
+    state = data.get("state")
+    if query is not None and isinstance(state, FSMContext) and query.message is not None:
+        filed = await state.get_data()
+        if filed.get("filed_message") == query.message.message_id:
+            # Confirm tapped again on a summary that was already filed (a double tap).
+            text = i18n.gettext(ALREADY_FILED, locale=locale).format(number=filed.get("filed_number"))
     try:
         if query is not None:
             await query.answer(text, show_alert=True)

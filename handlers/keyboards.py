@@ -39,6 +39,12 @@ def main_menu(roles: frozenset[Role]) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
+def after_filing() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[[InlineKeyboardButton(text=_("📋 My requests"), callback_data=MenuCB(action="my").pack())]]
+    )
+
+
 def request_list(page: RequestPage, locale: str, status_label) -> InlineKeyboardMarkup:  # noqa: ANN001
     builder = InlineKeyboardBuilder()
     for request in page.items:

@@ -13,20 +13,21 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram_dialog import Dialog, DialogManager, ShowMode, StartMode, Window
 from aiogram_dialog.widgets.input import MessageInput
-from aiogram_dialog.widgets.kbd import Button, Column, Row, Select
+from aiogram_dialog.widgets.kbd import Back, Button, Column, Row, Select
 from aiogram_dialog.widgets.text import Format
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.menus import set_chat_menu
 from bot.services import communities, invites, users
-from bot.services.errors import N_, DomainError
+from bot.services.errors import N_, DomainError, NotFound
+from bot.transaction import end_transaction
 from handlers import keyboards
 from handlers.callbacks import MenuCB
 from handlers.filters import not_command
 from handlers.states import Onboarding
 from handlers.texts import bilingual, error_text, esc, locale
-from handlers.widgets import Tr, back_button
+from handlers.widgets import Tr, close_dialogs
 from models import Role, User
 
 router = Router(name=__name__)
@@ -45,6 +46,7 @@ def _session(manager: DialogManager) -> AsyncSession:
 
 async def start_community_choice(manager: DialogManager, *, purpose: str) -> None:
     """Ask where the person lives ("home") or, for a new social worker, where they work ("staff")."""
+    await close_dialogs(manager)
     await manager.start(
         Onboarding.community, data={"purpose": purpose}, mode=StartMode.RESET_STACK, show_mode=ShowMode.SEND
     )
@@ -55,7 +57,7 @@ async def start_with_invite(
     message: Message, command: CommandObject, session: AsyncSession, user: User, clock: Clock,
     dialog_manager: DialogManager,
 ) -> None:
-    await dialog_manager.reset_stack()
+    await close_dialogs(dialog_manager)
     token = (command.args or "").removeprefix(invites.INVITE_PREFIX)
     try:
         invite = await invites.redeem_invite(session, user, token, now=clock.now())
@@ -76,11 +78,11 @@ async def start_with_invite(
 
 @router.message(CommandStart())
 async def start(message: Message, user: User, dialog_manager: DialogManager) -> None:
+    await close_dialogs(dialog_manager)
     if user.locale is None:
         await dialog_manager.start(Onboarding.language, data={"purpose": "home"}, mode=StartMode.RESET_STACK,
                                    show_mode=ShowMode.SEND)
         return
-    await dialog_manager.reset_stack()
     if user.community is None:
         await message.answer(_(GREETING))
         await start_community_choice(dialog_manager, purpose="home")
@@ -117,6 +119,7 @@ async def _language_chosen(query: CallbackQuery, _widget: Any, manager: DialogMa
         return
     i18n.current_locale = code  # the rest of this update speaks the new language
     await set_chat_menu(manager.middleware_data["bot"], i18n, query.from_user.id, code)
+    manager.dialog_data["from_language"] = True
     await manager.switch_to(Onboarding.community)
 
 
@@ -155,6 +158,8 @@ async def _communities(dialog_manager: DialogManager, **_kwargs: Any) -> dict[st
         "has_next": not query and page < pages - 1,
         "searching": bool(query),
         "page": page,
+        # Back leads to the choice of language only on first contact, where that came just before.
+        "from_language": dialog_manager.dialog_data.get("from_language", False),
     }
 
 
@@ -190,6 +195,8 @@ async def _community_chosen(query: CallbackQuery, _widget: Any, manager: DialogM
     purpose = (manager.start_data or {}).get("purpose")
     session = _session(manager)
     try:
+        if not community_id.isdigit():  # forged data
+            raise NotFound(N_("This community is no longer on the list. Please choose again."))
         if purpose == "staff":
             community = await users.set_work_community(session, user, int(community_id))
         else:
@@ -197,6 +204,8 @@ async def _community_chosen(query: CallbackQuery, _widget: Any, manager: DialogM
     except DomainError as error:
         await query.answer(error_text(error), show_alert=True)
         return
+    # Saved before the dialog closes: if this commit fails, the picker stays as it was.
+    await end_transaction(session)
     await manager.done(show_mode=ShowMode.NO_UPDATE)
     name = esc(community.display_name(locale()))
     district = esc(community.display_district(locale()))
@@ -242,7 +251,10 @@ onboarding_dialog = Dialog(
         Button(Tr("📋 Show the whole list"), id="all", on_click=_whole_list, when="searching"),
         MessageInput(_searched, content_types=[ContentType.TEXT], filter=not_command),
         MessageInput(_not_a_name, filter=not_command),
-        Row(back_button(), Button(Tr("✖️ Cancel"), id="cancel", on_click=_cancelled)),
+        Row(
+            Back(Tr("⬅️ Back"), id="back", when="from_language"),
+            Button(Tr("✖️ Cancel"), id="cancel", on_click=_cancelled),
+        ),
         state=Onboarding.community,
         getter=_communities,
     ),

@@ -16,11 +16,12 @@ from typing import Any
 from aiogram import Bot, F, Router
 from aiogram.enums import ContentType
 from aiogram.filters import Command
+from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
 from aiogram.utils.i18n import gettext as _
 from aiogram_dialog import Dialog, DialogManager, ShowMode, StartMode, Window
 from aiogram_dialog.widgets.input import MessageInput
-from aiogram_dialog.widgets.kbd import Button, Column, Group, Next, RequestContact, RequestLocation, Row, Select
+from aiogram_dialog.widgets.kbd import Button, Column, RequestContact, RequestLocation, Row, Select
 from aiogram_dialog.widgets.markup.reply_keyboard import ReplyKeyboardFactory
 from aiogram_dialog.widgets.text import Format
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,12 +29,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.services import catalogue, requests
 from bot.services.errors import DomainError, InvalidInput
+from bot.transaction import end_transaction
 from handlers import keyboards
 from handlers.callbacks import MenuCB
 from handlers.filters import not_command
 from handlers.states import STEPS_TOTAL, NewRequest
 from handlers.texts import error_text, esc, locale, response_time, step
-from handlers.widgets import Lines, Tr, back_button
+from handlers.widgets import Lines, Tr, back_button, close_dialogs
 from models import User
 
 router = Router(name=__name__)
@@ -56,6 +58,7 @@ async def start_new_request(manager: DialogManager, user: User, reply_to: Messag
         await reply_to.answer(_("Please choose your community first, so the right social worker gets your request."))
         await start_community_choice(manager, purpose="home")
         return
+    await close_dialogs(manager)
     await manager.start(NewRequest.group, mode=StartMode.RESET_STACK, show_mode=ShowMode.SEND)
 
 
@@ -110,7 +113,11 @@ async def _services(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str, 
 
 async def _service_chosen(query: CallbackQuery, _widget: Any, manager: DialogManager, category_id: str) -> None:
     user = _user(manager)
-    category = await catalogue.offered_category(_session(manager), user.community, int(category_id))
+    category = (
+        await catalogue.offered_category(_session(manager), user.community, int(category_id))
+        if category_id.isdigit()
+        else None
+    )
     if category is None or category.target_group_code != manager.dialog_data.get("group"):
         await query.answer(_("This choice is not available in your community. Please choose again."), show_alert=True)
         return
@@ -170,6 +177,13 @@ async def _description_given(message: Message, _widget: Any, manager: DialogMana
         manager.show_mode = ShowMode.SEND
         return
     manager.show_mode = ShowMode.SEND
+    await manager.switch_to(NewRequest.location)
+
+
+async def _description_kept(query: CallbackQuery, _button: Button, manager: DialogManager) -> None:
+    if not manager.dialog_data.get("description"):  # the button was hidden: forged data
+        await query.answer(_("Please tell us in a few words what help you need."), show_alert=True)
+        return
     await manager.switch_to(NewRequest.location)
 
 
@@ -234,10 +248,11 @@ async def _summary(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str, A
 async def _confirmed(query: CallbackQuery, _button: Button, manager: DialogManager) -> None:
     data = manager.dialog_data
     user = _user(manager)
+    session = _session(manager)
     clock: Clock = manager.middleware_data["clock"]
     try:
         filed = await requests.file_request(
-            _session(manager),
+            session,
             user,
             requests.RequestDraft(
                 token=data["token"],
@@ -253,39 +268,25 @@ async def _confirmed(query: CallbackQuery, _button: Button, manager: DialogManag
         await query.answer(error_text(error), show_alert=True)
         return
     request = filed.request
-    data["number"] = request.number
-    data["receipt"] = "\n".join(
-        [
-            _("✅ Your request is received. Number: <b>{number}</b>").format(number=request.number),
-            _("A social worker of {community} will contact you within {time}.").format(
-                community=esc(request.community.display_name(locale())),
-                time=response_time(request.category.response_minutes),
-            ),
-            _("Send /my to see how it is going."),
-        ]
-    )
-    # The receipt is rendered next; the commit that saves the request happens before it is sent.
-    await manager.switch_to(NewRequest.filed)
-
-
-async def _already_filed(query: CallbackQuery, _button: Button, manager: DialogManager) -> None:
-    """Confirm pressed again after the receipt (a double tap): say so, file nothing."""
-    await query.answer(
-        _("Your request {number} was already received.").format(number=manager.dialog_data.get("number")),
-        show_alert=True,
-    )
-
-
-async def _receipt(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str, Any]:
-    return {"receipt": dialog_manager.dialog_data.get("receipt", "")}
-
-
-async def _my_requests(query: CallbackQuery, _button: Button, manager: DialogManager) -> None:
-    from handlers.cases import show_request_list
-
+    # Saved first: if this commit fails, NotSaved leaves the dialog on the summary with the draft.
+    await end_transaction(session)
     await manager.done(show_mode=ShowMode.NO_UPDATE)
-    # Below a receipt: the receipt stays and the list comes as a new message.
-    await show_request_list(query.message, _session(manager), _user(manager), edit=False)
+    # Remembered outside the dialog, so a second tap on this summary is told it is filed.
+    state: FSMContext = manager.middleware_data["state"]
+    await state.update_data(filed_number=request.number, filed_message=query.message.message_id)
+    await query.message.edit_text(
+        "\n".join(
+            [
+                _("✅ Your request is received. Number: <b>{number}</b>").format(number=request.number),
+                _("A social worker of {community} will contact you within {time}.").format(
+                    community=esc(request.community.display_name(locale())),
+                    time=response_time(request.category.response_minutes),
+                ),
+                _("Send /my to see how it is going."),
+            ]
+        ),
+        reply_markup=keyboards.after_filing(),
+    )
 
 
 new_request_dialog = Dialog(
@@ -316,7 +317,7 @@ new_request_dialog = Dialog(
         Tr("Your description so far: “{description}”. Type a new one, or keep it.", when="description"),
         MessageInput(_description_given, content_types=[ContentType.TEXT], filter=not_command),
         MessageInput(_description_not_text, filter=not_command),
-        Next(Tr("✔️ Keep this description"), id="keep", when="description"),
+        Button(Tr("✔️ Keep this description"), id="keep", on_click=_description_kept, when="description"),
         Row(back_button(), _cancel()),
         state=NewRequest.description,
         getter=_description_step,
@@ -366,14 +367,6 @@ new_request_dialog = Dialog(
         MessageInput(_use_the_buttons, filter=not_command),
         state=NewRequest.confirm,
         getter=_summary,
-    ),
-    Window(
-        Format("{receipt}"),
-        Button(Tr("📋 My requests"), id="my", on_click=_my_requests),
-        # Not shown: a second tap on the summary's Confirm lands here and is told it is filed.
-        Group(Button(Tr("✅ Send request"), id="confirm", on_click=_already_filed), when=lambda *_: False),
-        state=NewRequest.filed,
-        getter=_receipt,
     ),
     on_start=_on_start,
 )

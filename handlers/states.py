@@ -17,7 +17,6 @@ class NewRequest(StatesGroup):
     location = State()
     phone = State()
     confirm = State()
-    filed = State()
 
 
 class InviteStaff(StatesGroup):

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from aiogram import Bot
+from aiogram.types import ReplyKeyboardRemove
 from aiogram.utils.i18n import gettext
 from aiogram_dialog import DialogManager
 from aiogram_dialog.widgets.common import WhenCondition
-from aiogram_dialog.widgets.kbd import Back, Button, Cancel
+from aiogram_dialog.widgets.kbd import Back
 from aiogram_dialog.widgets.text import Text
 
 
@@ -39,7 +41,18 @@ def back_button() -> Back:
     return Back(Tr("⬅️ Back"), id="back")
 
 
-def cancel_button(on_click: Any = None) -> Cancel | Button:
-    if on_click is not None:
-        return Button(Tr("✖️ Cancel"), id="cancel", on_click=on_click)
-    return Cancel(Tr("✖️ Cancel"), id="cancel")
+async def close_dialogs(manager: DialogManager) -> None:
+    """End whatever dialog is open (a new command replaces it); a reply keyboard it showed goes too.
+
+    Telegram removes a reply keyboard only with a message that says so, so a
+    silent one is sent and deleted at once.
+    """
+    if not manager.has_context():
+        return
+    had_reply_keyboard = manager.current_stack().last_reply_keyboard
+    await manager.reset_stack()
+    if had_reply_keyboard:
+        bot: Bot = manager.middleware_data["bot"]
+        chat_id = manager.middleware_data["event_chat"].id
+        sent = await bot.send_message(chat_id, "…", reply_markup=ReplyKeyboardRemove(), disable_notification=True)
+        await bot.delete_message(chat_id, sent.message_id)

@@ -330,3 +330,69 @@ async def test_cancel_at_any_step_leaves_the_flow_and_files_nothing(emulator, se
     # Out of the flow: typing now is not taken as a description.
     await person.send_text("腿伤后需要康复训练。")
     await person.wait_for_message(has_button(T("🙋 Ask for help", lang)))
+
+
+async def test_after_the_receipt_the_flow_is_over(emulator, session):
+    person = await onboard(emulator)
+    await fill_request(person)
+    await person.press(T("✅ Send request"))
+    receipt = await person.wait_for_message(T("Send /my to see how it is going."))
+    assert T("📋 My requests") in receipt.buttons
+    # Typing a thank-you is not a new request, and there is nothing left to cancel.
+    await person.send_text("谢谢你们！")
+    menu = await person.wait_for_message(T("What would you like to do?"))
+    assert T("🙋 Ask for help") in menu.buttons
+    assert T("Send /my to see how it is going.") not in menu.text
+    await person.send_text("/cancel")
+    await person.wait_for_message(T("There is nothing to cancel."))
+    [request] = await requests_of(session, person)
+    assert request.status is RequestStatus.NEW
+
+
+async def test_a_new_command_mid_flow_takes_the_reply_keyboard_away(emulator):
+    person = await onboard(emulator)
+    await person.send_text("/new")
+    await person.wait_for_message(has_button("老年人"))
+    await person.press("老年人")
+    await person.wait_for_message(has_button("康复训练"))
+    await person.press("康复训练")
+    await person.send_text("腿伤后需要康复训练。")
+    await person.wait_for_message(T("If you would like a home visit, you can send your location."))
+    assert person.reply_buttons
+    await person.send_text("/start")
+    await person.wait_for_message(T("Welcome back, {name}! Your community: {community}.", name="居民",
+                                    community="晨光社区"))
+    assert not person.reply_buttons  # no stale 📍/Skip keyboard under the main menu
+
+
+async def test_changing_community_offers_no_way_back_into_the_first_greeting(emulator):
+    person = await onboard(emulator)
+    await person.press(T("🏘 Change my community"))
+    picker = await person.wait_for_message(has_button(COMMUNITY_BUTTON[("桃园社区", "zh_CN")]))
+    assert T("⬅️ Back") not in picker.buttons and T("✖️ Cancel") in picker.buttons
+    await person.press(T("✖️ Cancel"))
+    await person.wait_for_message(T("What would you like to do?"))
+
+
+async def test_language_command_during_the_first_greeting_moves_on_to_the_community(emulator):
+    person = emulator.user(next_telegram_id(), "先改语言")
+    await person.send_text("/start")
+    await person.wait_for_message(has_button("English"))
+    await person.send_text("/language")
+    await person.wait_for_message(lambda m: "English" in m.buttons and m.text.startswith(T(
+        "Please choose your language:")))
+    await person.press("English", message_id=person.last_message.message_id)
+    await person.wait_for_message(has_button(COMMUNITY_BUTTON[("晨光社区", "en")]))
+
+
+async def test_forged_select_values_and_hidden_buttons_are_refused(emulator, session):
+    person = await _at_description_step(emulator)
+    step = person.last_message
+    intent = callback_data_of(step, T("⬅️ Back")).split("\x1d")[0]
+    # "Keep this description" is not shown before a description exists.
+    query = await person.press_data(f"{intent}\x1dkeep", message_id=step.message_id)
+    answer = await person.wait_for_callback_answer(query)
+    assert answer.text == T("Please tell us in a few words what help you need.")
+    await person.send_text("需要有人帮忙买菜。")
+    await person.wait_for_message(T("If you would like a home visit, you can send your location."))
+    assert await requests_of(session, person) == []

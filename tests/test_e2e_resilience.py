@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from bot.services import requests as request_service
 from models import OutboxStatus, OutgoingMessage
-from tests.conftest import CLOCK
-from tests.support import T, fill_request, has_button, onboard, requests_of, user_row
+from tests.conftest import CLOCK, next_telegram_id
+from tests.support import COMMUNITY_BUTTON, T, fill_request, has_button, onboard, requests_of, user_row
 
 pytestmark = pytest.mark.usefixtures("app")
 
@@ -179,3 +179,20 @@ async def test_a_failed_commit_at_language_choice_keeps_the_old_language(emulato
     await person.press("English")
     await person.wait_for_message(T("Done: I will talk with you in English.", "en"))
     assert (await user_row(session, person)).locale == "en"
+
+
+async def test_a_failed_commit_when_choosing_ones_community_keeps_the_picker(emulator, session, commit_failure):
+    person = emulator.user(next_telegram_id(), "新邻居")
+    await person.send_text("/start")
+    await person.wait_for_message(has_button("中文"))
+    await person.press("中文")
+    picker = await person.wait_for_message(has_button(COMMUNITY_BUTTON[("晨光社区", "zh_CN")]))
+    commit_failure.arm()
+    query = await person.press(COMMUNITY_BUTTON[("晨光社区", "zh_CN")], message_id=picker.message_id)
+    answer = await person.wait_for_callback_answer(query)
+    assert commit_failure.fired == 1 and answer.text == T(SORRY)
+    assert (await user_row(session, person)).community is None
+    # The same picker still works: nothing was closed by the failed attempt.
+    await person.press(COMMUNITY_BUTTON[("晨光社区", "zh_CN")], message_id=picker.message_id)
+    await person.wait_for_message(T("What would you like to do?"))
+    assert (await user_row(session, person)).community.name == "晨光社区"

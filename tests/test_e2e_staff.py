@@ -95,10 +95,12 @@ async def test_only_coordinators_can_invite(emulator, session, world):
     resident = await onboard(emulator)
     await resident.send_text("/invite")
     await resident.wait_for_message(T("Only coordinators can invite staff."))
-    # A forged invite button from a resident is refused on the server too.
-    query = await resident.press_data("iv:social_worker", message_id=resident.last_message.message_id)
-    answer = await resident.wait_for_callback_answer(query)
-    assert answer.text == T("This button is no longer active. Send /new to start again.")
+    # Forged invitation buttons, in the dialog's own format, are refused on the server too:
+    # a resident has no invitation dialog, whatever intent id the data names.
+    for forged in ("aBcD1234\x1drole:coordinator", "role:social_worker", "iv:social_worker"):
+        query = await resident.press_data(forged, message_id=resident.last_message.message_id)
+        answer = await resident.wait_for_callback_answer(query)
+        assert answer.text == T("This button is no longer active. Send /new to start again.")
     li_jing = emulator.user(world.people["li_jing"].telegram_id, "李静")
     await li_jing.send_text("/invite")
     await li_jing.wait_for_message(T("Only coordinators can invite staff."))

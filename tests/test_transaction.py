@@ -154,3 +154,36 @@ def test_response_models_are_built_once_and_kept():
     gc.collect()
     # After a collection the same class comes back: pydantic did not rebuild it.
     assert Response[Send.__returning__] is first
+
+
+async def test_a_message_that_may_have_arrived_is_not_sent_again(session):
+    from aiogram.exceptions import TelegramNetworkError
+    from aiogram.methods import EditMessageText
+
+    retry, slept = _middleware()
+    # A timed-out sendMessage may have reached Telegram: repeating it could show it twice.
+    timed_out = Calls(TelegramNetworkError(METHOD, "Request timeout error"))
+    with update_scope(session, on_outbox=lambda: None), pytest.raises(TelegramNetworkError):
+        await retry(timed_out, None, METHOD)
+    assert timed_out.count == 1
+    # A connection that was never made is safe to try again, and so is any edit.
+    refused = Calls(TelegramNetworkError(METHOD, "ClientConnectorError: Cannot connect to host"))
+    edit = EditMessageText(chat_id=1, message_id=2, text="x")
+    timed_out_edit = Calls(TelegramNetworkError(edit, "Request timeout error"))
+    with update_scope(session, on_outbox=lambda: None):
+        assert await retry(refused, None, METHOD) == "ok"
+        assert await retry(timed_out_edit, None, edit) == "ok"
+    assert refused.count == 2 and timed_out_edit.count == 2
+
+
+async def test_all_attempts_stay_within_one_time_budget(session):
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    retry = RetryRequestMiddleware(attempts=10, max_retry_after=100, budget=5, sleep=sleep)
+    calls = Calls(*(TelegramRetryAfter(METHOD, "flood", retry_after=2) for _ in range(5)))
+    with update_scope(session, on_outbox=lambda: None), pytest.raises(Exception, match="gave up"):
+        await retry(calls, None, METHOD)
+    assert sum(slept) <= 5

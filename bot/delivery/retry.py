@@ -8,14 +8,20 @@ exponential backoff (aiogram's own `Backoff`). It runs inside
 attempt, and never rolled back by a reply that needed a second try.
 
 One warning is logged per call that needed retrying, not one per attempt.
+
+A message must not arrive twice: a call that *sends* something is repeated after
+a network error only when the connection was never made (a timed-out or dropped
+request may have reached Telegram). All attempts together stay within a time
+budget shorter than the per-person lock.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
 from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
@@ -35,18 +41,32 @@ Sleep = Callable[[float], Awaitable[None]]
 REPLY_BACKOFF = BackoffConfig(min_delay=0.5, max_delay=8.0, factor=2.0, jitter=0.1)
 
 
+# Methods whose second arrival would show the person something twice.
+_SENDING = ("Send", "Forward", "Copy")
+
+
+def _safe_to_repeat(method: TelegramMethod[Any], error: TelegramNetworkError) -> bool:
+    """Whether repeating the call after this network error cannot duplicate a message."""
+    if not type(method).__name__.startswith(_SENDING):
+        return True  # edits, answers, deletions and reads do the same thing twice
+    # aiogram names the aiohttp error; ClientConnectorError: the request never left.
+    return error.message.startswith("ClientConnectorError")
+
+
 class RetryRequestMiddleware(BaseRequestMiddleware):
     def __init__(
         self,
         *,
         attempts: int = 4,
         max_retry_after: float = 30.0,
+        budget: float = 45.0,
         backoff: BackoffConfig = REPLY_BACKOFF,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.attempts = attempts
         # A person is waiting for this reply: beyond this, give up rather than hang.
         self.max_retry_after = max_retry_after
+        self.budget = budget
         self.backoff = backoff
         self.sleep = sleep
 
@@ -61,6 +81,7 @@ class RetryRequestMiddleware(BaseRequestMiddleware):
         if isinstance(method, GetUpdates) or current_session() is None:
             return await make_request(bot, method)
         backoff = Backoff(self.backoff)
+        started = time.monotonic()
         waited = 0.0
         warned = False
         attempt = 1
@@ -72,11 +93,20 @@ class RetryRequestMiddleware(BaseRequestMiddleware):
                 if attempt >= self.attempts or waited + delay > self.max_retry_after:
                     raise
                 reason = f"429, retry after {exc.retry_after}s"
-            except (TelegramServerError, TelegramNetworkError) as exc:
+            except TelegramServerError as exc:
                 if attempt >= self.attempts:
                     raise
                 delay = next(backoff)
                 reason = f"{type(exc).__name__}: {exc.message}"
+            except TelegramNetworkError as exc:
+                if attempt >= self.attempts or not _safe_to_repeat(method, exc):
+                    raise
+                delay = next(backoff)
+                reason = f"{type(exc).__name__}: {exc.message}"
+            # Real time spent (request timeouts included), and at least what was slept.
+            elapsed = max(time.monotonic() - started, waited)
+            if elapsed + delay > self.budget:
+                raise TelegramNetworkError(method, f"gave up after {attempt} attempts ({reason})")
             if not warned:
                 log.warning("%s failed (%s); retrying", type(method).__name__, reason)
                 warned = True

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 
 from bot.config import SUPPORTED_LOCALES
 from bot.services.errors import N_, InvalidInput, InvalidState, NotFound, PermissionDenied
@@ -24,7 +25,13 @@ class TelegramProfile:
 
 
 async def get_by_telegram_id(session: AsyncSession, telegram_id: int) -> User | None:
-    return await session.scalar(select(User).where(User.telegram_id == telegram_id))
+    """The person with their roles, staff profile and community, in one query (it runs on every update)."""
+    result = await session.execute(
+        select(User)
+        .where(User.telegram_id == telegram_id)
+        .options(joinedload(User.role_rows), joinedload(User.social_worker))
+    )
+    return result.unique().scalar_one_or_none()
 
 
 # last_seen_at is kept to this resolution: an UPDATE on every update would cost a
