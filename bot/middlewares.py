@@ -7,7 +7,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware
-from aiogram.types import TelegramObject
+from aiogram.enums import ChatType
+from aiogram.types import Chat, TelegramObject
 from aiogram.types import User as TgUser
 from aiogram.utils.i18n import I18n, I18nMiddleware
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -52,7 +53,11 @@ class UserMiddleware(BaseMiddleware):
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         tg_user: TgUser | None = data.get("event_from_user")
+        chat: Chat | None = data.get("event_chat")
         if tg_user is None or tg_user.is_bot:
+            return await handler(event, data)
+        if chat is not None and chat.type != ChatType.PRIVATE:
+            # A group the bot was added to: its members are not our users (the routers ignore it).
             return await handler(event, data)
         session: AsyncSession = data["session"]
         clock: Clock = data["clock"]

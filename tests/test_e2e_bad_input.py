@@ -250,7 +250,7 @@ async def test_names_and_searches_that_look_like_html_are_shown_as_typed(emulato
         query="晨光<小区>"))
 
 
-async def test_the_bot_keeps_quiet_in_group_chats(emulator, app):
+async def test_the_bot_keeps_quiet_in_group_chats(emulator, app, session):
     from aiogram.types import Chat, Message, Update
     from aiogram.types import User as TgUser
 
@@ -263,6 +263,12 @@ async def test_the_bot_keeps_quiet_in_group_chats(emulator, app):
         await app.dispatcher.feed_update(app.bot, Update(update_id=10**9, message=message))
     to_group = [c for c in emulator.calls[calls_before:] if str(c.params.get("chat_id")) == str(group_id)]
     assert to_group == []  # requests, phone numbers and summaries never go to a group
+    # ...and the group's members are not made users of the bot.
+    from sqlalchemy import select
+
+    from models import User
+
+    assert await session.scalar(select(User).where(User.telegram_id == someone.id)) is None
 
 
 async def test_descriptions_that_look_like_html_reach_everyone_as_typed(emulator, session, world):
