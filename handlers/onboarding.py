@@ -27,21 +27,13 @@ from handlers.callbacks import MenuCB
 from handlers.filters import not_command
 from handlers.states import Onboarding
 from handlers.texts import bilingual, error_text, esc, locale
-from handlers.widgets import Tr, close_dialogs
+from handlers.widgets import Tr, close_dialogs, session_of, user_of
 from models import Role, User
 
 router = Router(name=__name__)
 
 GREETING = N_("Hello! I am Linli. I can put you in touch with your community's social workers.")
 CHOOSE_LANGUAGE = N_("Please choose your language:")
-
-
-def _user(manager: DialogManager) -> User:
-    return manager.middleware_data["user"]
-
-
-def _session(manager: DialogManager) -> AsyncSession:
-    return manager.middleware_data["session"]
 
 
 async def start_community_choice(manager: DialogManager, *, purpose: str) -> None:
@@ -110,7 +102,7 @@ async def _language_text(dialog_manager: DialogManager, **_kwargs: Any) -> dict[
 
 
 async def _language_chosen(query: CallbackQuery, _widget: Any, manager: DialogManager, code: str) -> None:
-    user = _user(manager)
+    user = user_of(manager)
     i18n: I18n = manager.middleware_data["i18n"]
     try:
         users.set_locale(user, code)  # checked against the supported list: the data may be forged
@@ -127,7 +119,7 @@ PER_PAGE = 6
 
 
 async def _communities(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str, Any]:
-    session = _session(dialog_manager)
+    session = session_of(dialog_manager)
     data = dialog_manager.dialog_data
     lang = locale()
     query = data.get("query")
@@ -191,9 +183,9 @@ async def _not_a_name(message: Message, _widget: Any, manager: DialogManager) ->
 
 
 async def _community_chosen(query: CallbackQuery, _widget: Any, manager: DialogManager, community_id: str) -> None:
-    user = _user(manager)
+    user = user_of(manager)
     purpose = (manager.start_data or {}).get("purpose")
-    session = _session(manager)
+    session = session_of(manager)
     try:
         if not community_id.isdigit():  # forged data
             raise NotFound(N_("This community is no longer on the list. Please choose again."))
@@ -220,7 +212,7 @@ async def _community_chosen(query: CallbackQuery, _widget: Any, manager: DialogM
 async def _cancelled(query: CallbackQuery, _button: Button, manager: DialogManager) -> None:
     await manager.done(show_mode=ShowMode.NO_UPDATE)
     await query.message.edit_text(_("Cancelled."))
-    await query.message.answer(_("What would you like to do?"), reply_markup=keyboards.main_menu(_user(manager).roles))
+    await query.message.answer(_("What would you like to do?"), reply_markup=keyboards.main_menu(user_of(manager).roles))
 
 
 async def _language_typed(message: Message, _widget: Any, manager: DialogManager) -> None:

@@ -5,7 +5,7 @@ show a reply keyboard (sharing needs one) whose buttons aiogram-dialog maps back
 to widgets by invisible callback data, never by their label text. The draft
 lives in the dialog's data, so Back keeps what was typed, a language switch
 changes only the words, and a failed commit at Confirm leaves the dialog where
-it was (aiogram-dialog saves its context only after a handler succeeds).
+it was: the request is committed before the dialog is closed and the receipt sent.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from aiogram import Bot, F, Router
 from aiogram.enums import ContentType
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State
 from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
 from aiogram.utils.i18n import gettext as _
 from aiogram_dialog import Dialog, DialogManager, ShowMode, StartMode, Window
@@ -24,7 +25,6 @@ from aiogram_dialog.widgets.input import MessageInput
 from aiogram_dialog.widgets.kbd import Button, Column, RequestContact, RequestLocation, Row, Select
 from aiogram_dialog.widgets.markup.reply_keyboard import ReplyKeyboardFactory
 from aiogram_dialog.widgets.text import Format
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.services import catalogue, requests
@@ -35,18 +35,10 @@ from handlers.callbacks import MenuCB
 from handlers.filters import not_command
 from handlers.states import STEPS_TOTAL, NewRequest
 from handlers.texts import error_text, esc, locale, response_time, step
-from handlers.widgets import Lines, Tr, back_button, close_dialogs
+from handlers.widgets import Lines, Tr, back_button, close_dialogs, session_of, user_of
 from models import User
 
 router = Router(name=__name__)
-
-
-def _user(manager: DialogManager) -> User:
-    return manager.middleware_data["user"]
-
-
-def _session(manager: DialogManager) -> AsyncSession:
-    return manager.middleware_data["session"]
 
 
 # -- entering the flow ---------------------------------------------------------
@@ -81,8 +73,8 @@ async def _on_start(_start_data: Any, manager: DialogManager) -> None:
 # -- step 1 and 2: who, and what kind of help ----------------------------------
 
 async def _groups(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str, Any]:
-    user = _user(dialog_manager)
-    groups = await catalogue.target_groups_for(_session(dialog_manager), user.community)
+    user = user_of(dialog_manager)
+    groups = await catalogue.target_groups_for(session_of(dialog_manager), user.community)
     lang = locale()
     return {
         "step": step(1, STEPS_TOTAL),
@@ -91,8 +83,8 @@ async def _groups(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str, An
 
 
 async def _group_chosen(query: CallbackQuery, _widget: Any, manager: DialogManager, code: str) -> None:
-    user = _user(manager)
-    offered = await catalogue.services_for(_session(manager), user.community, code)
+    user = user_of(manager)
+    offered = await catalogue.services_for(session_of(manager), user.community, code)
     if not offered:  # forged, or no longer offered here
         await query.answer(_("This choice is not available in your community. Please choose again."), show_alert=True)
         return
@@ -101,9 +93,9 @@ async def _group_chosen(query: CallbackQuery, _widget: Any, manager: DialogManag
 
 
 async def _services(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str, Any]:
-    user = _user(dialog_manager)
+    user = user_of(dialog_manager)
     code = dialog_manager.dialog_data.get("group") or ""
-    offered = await catalogue.services_for(_session(dialog_manager), user.community, code)
+    offered = await catalogue.services_for(session_of(dialog_manager), user.community, code)
     lang = locale()
     return {
         "step": step(2, STEPS_TOTAL),
@@ -112,9 +104,9 @@ async def _services(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str, 
 
 
 async def _service_chosen(query: CallbackQuery, _widget: Any, manager: DialogManager, category_id: str) -> None:
-    user = _user(manager)
+    user = user_of(manager)
     category = (
-        await catalogue.offered_category(_session(manager), user.community, int(category_id))
+        await catalogue.offered_category(session_of(manager), user.community, int(category_id))
         if category_id.isdigit()
         else None
     )
@@ -133,7 +125,7 @@ async def _use_the_buttons(message: Message, _widget: Any, manager: DialogManage
 
 async def _back_to_menu(query: CallbackQuery, _button: Button, manager: DialogManager) -> None:
     await manager.done(show_mode=ShowMode.NO_UPDATE)
-    await query.message.edit_text(_("What would you like to do?"), reply_markup=keyboards.main_menu(_user(manager).roles))
+    await query.message.edit_text(_("What would you like to do?"), reply_markup=keyboards.main_menu(user_of(manager).roles))
 
 
 async def _cancelled(query: CallbackQuery, _button: Button, manager: DialogManager) -> None:
@@ -148,7 +140,7 @@ async def _cancelled(query: CallbackQuery, _button: Button, manager: DialogManag
         _("Cancelled. Your request was not sent. Send /new whenever you need help."),
         reply_markup=ReplyKeyboardRemove(),
     )
-    await bot.send_message(chat_id, _("What would you like to do?"), reply_markup=keyboards.main_menu(_user(manager).roles))
+    await bot.send_message(chat_id, _("What would you like to do?"), reply_markup=keyboards.main_menu(user_of(manager).roles))
 
 
 def _cancel() -> Button:
@@ -233,8 +225,8 @@ async def _phone_wrong(message: Message, _widget: Any, manager: DialogManager) -
 
 async def _summary(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str, Any]:
     data = dialog_manager.dialog_data
-    user = _user(dialog_manager)
-    category = await catalogue.offered_category(_session(dialog_manager), user.community, data.get("category_id") or 0)
+    user = user_of(dialog_manager)
+    category = await catalogue.offered_category(session_of(dialog_manager), user.community, data.get("category_id") or 0)
     lang = locale()
     return {
         "community": esc(user.community.display_name(lang)),
@@ -247,8 +239,8 @@ async def _summary(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str, A
 
 async def _confirmed(query: CallbackQuery, _button: Button, manager: DialogManager) -> None:
     data = manager.dialog_data
-    user = _user(manager)
-    session = _session(manager)
+    user = user_of(manager)
+    session = session_of(manager)
     clock: Clock = manager.middleware_data["clock"]
     try:
         filed = await requests.file_request(
@@ -289,6 +281,23 @@ async def _confirmed(query: CallbackQuery, _button: Button, manager: DialogManag
     )
 
 
+def _sharing_step(
+    state: State, number: int, *prompt: Tr, share: Any, shared: MessageInput, other: Any, skipped: Any
+) -> Window:
+    """A step that asks to share something (location, phone) with a reply keyboard, or to skip it."""
+    return Window(
+        Lines(Format("{step}"), *prompt),
+        shared,
+        MessageInput(other, filter=not_command),
+        share,
+        Button(Tr("Skip"), id="skip", on_click=skipped),
+        Row(back_button(), _cancel()),
+        markup_factory=ReplyKeyboardFactory(resize_keyboard=True),
+        state=state,
+        getter=_step_getter(number),
+    )
+
+
 new_request_dialog = Dialog(
     Window(
         Lines(Format("{step}"), Tr("Who needs the help?")),
@@ -322,35 +331,25 @@ new_request_dialog = Dialog(
         state=NewRequest.description,
         getter=_description_step,
     ),
-    Window(
-        Lines(
-            Format("{step}"),
-            Tr("If you would like a home visit, you can send your location."),
-            Tr("You can also skip this."),
-        ),
-        MessageInput(_location_shared, content_types=[ContentType.LOCATION]),
-        MessageInput(_location_wrong, filter=not_command),
-        RequestLocation(Tr("📍 Send my location")),
-        Button(Tr("Skip"), id="skip", on_click=_location_skipped),
-        Row(back_button(), _cancel()),
-        markup_factory=ReplyKeyboardFactory(resize_keyboard=True),
-        state=NewRequest.location,
-        getter=_step_getter(4),
+    _sharing_step(
+        NewRequest.location,
+        4,
+        Tr("If you would like a home visit, you can send your location."),
+        Tr("You can also skip this."),
+        share=RequestLocation(Tr("📍 Send my location")),
+        shared=MessageInput(_location_shared, content_types=[ContentType.LOCATION]),
+        other=_location_wrong,
+        skipped=_location_skipped,
     ),
-    Window(
-        Lines(
-            Format("{step}"),
-            Tr("May the social worker call you? Tap the button to share your phone number."),
-            Tr("Only the staff of your community's social work station will see it. You can also skip this."),
-        ),
-        MessageInput(_phone_shared, content_types=[ContentType.CONTACT]),
-        MessageInput(_phone_wrong, filter=not_command),
-        RequestContact(Tr("📞 I agree: share my phone number")),
-        Button(Tr("Skip"), id="skip", on_click=_phone_skipped),
-        Row(back_button(), _cancel()),
-        markup_factory=ReplyKeyboardFactory(resize_keyboard=True),
-        state=NewRequest.phone,
-        getter=_step_getter(5),
+    _sharing_step(
+        NewRequest.phone,
+        5,
+        Tr("May the social worker call you? Tap the button to share your phone number."),
+        Tr("Only the staff of your community's social work station will see it. You can also skip this."),
+        share=RequestContact(Tr("📞 I agree: share my phone number")),
+        shared=MessageInput(_phone_shared, content_types=[ContentType.CONTACT]),
+        other=_phone_wrong,
+        skipped=_phone_skipped,
     ),
     Window(
         Lines(

@@ -11,6 +11,19 @@ from aiogram_dialog import DialogManager
 from aiogram_dialog.widgets.common import WhenCondition
 from aiogram_dialog.widgets.kbd import Back
 from aiogram_dialog.widgets.text import Text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models import User
+
+
+def user_of(manager: DialogManager) -> User:
+    """The person whose update this is (loaded by UserMiddleware)."""
+    return manager.middleware_data["user"]
+
+
+def session_of(manager: DialogManager) -> AsyncSession:
+    """The update's database session (its work is committed before any reply)."""
+    return manager.middleware_data["session"]
 
 
 class Tr(Text):

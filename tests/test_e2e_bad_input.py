@@ -356,12 +356,7 @@ async def test_after_the_receipt_the_flow_is_over(emulator, session):
 
 
 async def test_a_new_command_mid_flow_takes_the_reply_keyboard_away(emulator):
-    person = await onboard(emulator)
-    await person.send_text("/new")
-    await person.wait_for_message(has_button("老年人"))
-    await person.press("老年人")
-    await person.wait_for_message(has_button("康复训练"))
-    await person.press("康复训练")
+    person = await _at_description_step(emulator)
     await person.send_text("腿伤后需要康复训练。")
     await person.wait_for_message(T("If you would like a home visit, you can send your location."))
     assert person.reply_buttons
