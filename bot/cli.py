@@ -87,6 +87,9 @@ async def _run(settings: Settings) -> None:
         await app.bot.session.close()
         where = settings.telegram_api_base or "api.telegram.org"
         raise ConfigError(f"TELEGRAM_API_BASE: cannot reach {where} ({error.message})") from None
+    from bot.perf import freeze_startup_objects
+
+    freeze_startup_objects()  # after start-up: what exists now lives as long as the process
     await app.start_polling(handle_signals=True)
 
 

@@ -187,3 +187,18 @@ async def test_all_attempts_stay_within_one_time_budget(session):
     with update_scope(session, on_outbox=lambda: None), pytest.raises(Exception, match="gave up"):
         await retry(calls, None, METHOD)
     assert sum(slept) <= 5
+
+
+def test_freezing_start_up_objects_keeps_them_out_of_collections():
+    import gc
+
+    from bot.perf import freeze_startup_objects
+
+    before = gc.get_threshold()
+    try:
+        freeze_startup_objects()
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold()[0] == 5_000
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
