@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
 from aiogram.utils.i18n import I18n
@@ -75,6 +78,10 @@ async def language_chosen(
     if dialog_manager.has_context() and dialog_manager.current_context().state == Onboarding.language:
         # First contact, language chosen with /language instead of the greeting's buttons.
         dialog_manager.dialog_data["from_language"] = True
+        greeting = dialog_manager.current_stack().last_message_id
+        if greeting is not None:  # its language buttons have done their job
+            with contextlib.suppress(TelegramBadRequest):
+                await bot.edit_message_reply_markup(chat_id=query.from_user.id, message_id=greeting, reply_markup=None)
         await dialog_manager.switch_to(Onboarding.community)
         await dialog_manager.show(ShowMode.SEND)  # not a dialog's own button: show it here
     elif dialog_manager.has_context():

@@ -31,11 +31,14 @@ async def on_stale_dialog(event: ErrorEvent, i18n: I18n, **data: object) -> bool
     query = event.update.callback_query
     text = i18n.gettext(STALE, locale=locale)
     state = data.get("state")
-    if query is not None and isinstance(state, FSMContext) and query.message is not None:
-        filed = await state.get_data()
-        if filed.get("filed_message") == query.message.message_id:
-            # Confirm tapped again on a summary that was already filed (a double tap).
-            text = i18n.gettext(ALREADY_FILED, locale=locale).format(number=filed.get("filed_number"))
+    try:
+        if query is not None and isinstance(state, FSMContext) and query.message is not None:
+            filed = await state.get_data()
+            if filed.get("filed_message") == query.message.message_id:
+                # Confirm tapped again on a summary that was already filed (a double tap).
+                text = i18n.gettext(ALREADY_FILED, locale=locale).format(number=filed.get("filed_number"))
+    except Exception:  # the storage is unreachable: the plain answer still goes out
+        log.exception("could not read what was filed from this chat")
     try:
         if query is not None:
             await query.answer(text, show_alert=True)

@@ -13,7 +13,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram_dialog import Dialog, DialogManager, ShowMode, StartMode, Window
 from aiogram_dialog.widgets.input import MessageInput
-from aiogram_dialog.widgets.kbd import Back, Button, Column, Row, Select
+from aiogram_dialog.widgets.kbd import Button, Column, Row, Select
 from aiogram_dialog.widgets.text import Format
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -209,6 +209,13 @@ async def _community_chosen(query: CallbackQuery, _widget: Any, manager: DialogM
     await query.message.answer(_("What would you like to do?"), reply_markup=keyboards.main_menu(user.roles))
 
 
+async def _back_to_language(query: CallbackQuery, _button: Button, manager: DialogManager) -> None:
+    if not manager.dialog_data.get("from_language"):  # the button was not shown: forged data
+        await query.answer(_("This button is no longer active."), show_alert=True)
+        return
+    await manager.switch_to(Onboarding.language)
+
+
 async def _cancelled(query: CallbackQuery, _button: Button, manager: DialogManager) -> None:
     await manager.done(show_mode=ShowMode.NO_UPDATE)
     await query.message.edit_text(_("Cancelled."))
@@ -244,7 +251,7 @@ onboarding_dialog = Dialog(
         MessageInput(_searched, content_types=[ContentType.TEXT], filter=not_command),
         MessageInput(_not_a_name, filter=not_command),
         Row(
-            Back(Tr("⬅️ Back"), id="back", when="from_language"),
+            Button(Tr("⬅️ Back"), id="back", on_click=_back_to_language, when="from_language"),
             Button(Tr("✖️ Cancel"), id="cancel", on_click=_cancelled),
         ),
         state=Onboarding.community,

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiogram import Bot
-from aiogram.types import ReplyKeyboardRemove
 from aiogram.utils.i18n import gettext
 from aiogram_dialog import DialogManager
 from aiogram_dialog.widgets.common import WhenCondition
@@ -55,17 +53,11 @@ def back_button() -> Back:
 
 
 async def close_dialogs(manager: DialogManager) -> None:
-    """End whatever dialog is open (a new command replaces it); a reply keyboard it showed goes too.
+    """End whatever dialog is open (a new command replaces it).
 
-    Telegram removes a reply keyboard only with a message that says so, so a
-    silent one is sent and deleted at once.
+    aiogram-dialog takes the old step's buttons away, and a reply keyboard it
+    showed too (Telegram removes one only with a message, so it deletes the step
+    or sends a short one of its own).
     """
-    if not manager.has_context():
-        return
-    had_reply_keyboard = manager.current_stack().last_reply_keyboard
-    await manager.reset_stack()
-    if had_reply_keyboard:
-        bot: Bot = manager.middleware_data["bot"]
-        chat_id = manager.middleware_data["event_chat"].id
-        sent = await bot.send_message(chat_id, "…", reply_markup=ReplyKeyboardRemove(), disable_notification=True)
-        await bot.delete_message(chat_id, sent.message_id)
+    if manager.has_context():
+        await manager.reset_stack(remove_keyboard=True)

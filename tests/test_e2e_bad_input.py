@@ -371,6 +371,11 @@ async def test_changing_community_offers_no_way_back_into_the_first_greeting(emu
     await person.press(T("🏘 Change my community"))
     picker = await person.wait_for_message(has_button(COMMUNITY_BUTTON[("桃园社区", "zh_CN")]))
     assert T("⬅️ Back") not in picker.buttons and T("✖️ Cancel") in picker.buttons
+    # A forged Back (the button is not shown here) does not lead into the greeting either.
+    intent = callback_data_of(picker, T("✖️ Cancel")).split("\x1d")[0]
+    query = await person.press_data(f"{intent}\x1dback", message_id=picker.message_id)
+    answer = await person.wait_for_callback_answer(query)
+    assert answer.text == T("This button is no longer active.")
     await person.press(T("✖️ Cancel"))
     await person.wait_for_message(T("What would you like to do?"))
 
@@ -378,12 +383,14 @@ async def test_changing_community_offers_no_way_back_into_the_first_greeting(emu
 async def test_language_command_during_the_first_greeting_moves_on_to_the_community(emulator):
     person = emulator.user(next_telegram_id(), "先改语言")
     await person.send_text("/start")
-    await person.wait_for_message(has_button("English"))
+    greeting = await person.wait_for_message(has_button("English"))
     await person.send_text("/language")
     await person.wait_for_message(lambda m: "English" in m.buttons and m.text.startswith(T(
         "Please choose your language:")))
     await person.press("English", message_id=person.last_message.message_id)
     await person.wait_for_message(has_button(COMMUNITY_BUTTON[("晨光社区", "en")]))
+    # The greeting's own language buttons have done their job and are gone.
+    assert next(m for m in person.messages if m.message_id == greeting.message_id).buttons == []
 
 
 async def test_forged_select_values_and_hidden_buttons_are_refused(emulator, session):

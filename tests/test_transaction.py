@@ -167,7 +167,13 @@ async def test_a_message_that_may_have_arrived_is_not_sent_again(session):
         await retry(timed_out, None, METHOD)
     assert timed_out.count == 1
     # A connection that was never made is safe to try again, and so is any edit.
-    refused = Calls(TelegramNetworkError(METHOD, "ClientConnectorError: Cannot connect to host"))
+    import aiohttp
+    from aiohttp.client_reqrep import ConnectionKey
+
+    never_left = TelegramNetworkError(METHOD, "ClientConnectorDNSError: Cannot connect to host")
+    key = ConnectionKey("api.telegram.org", 443, True, True, None, None, None)
+    never_left.__cause__ = aiohttp.ClientConnectorError(key, OSError("no route"))
+    refused = Calls(never_left)
     edit = EditMessageText(chat_id=1, message_id=2, text="x")
     timed_out_edit = Calls(TelegramNetworkError(edit, "Request timeout error"))
     with update_scope(session, on_outbox=lambda: None):

@@ -67,6 +67,9 @@ class ChatState:
     user_messages: dict[int, dict[str, Any]] = field(default_factory=dict)
     deleted_user_messages: set[int] = field(default_factory=set)
     reply_keyboard: dict[str, Any] | None = None
+    #: The message that set :attr:`reply_keyboard` (tdlib's reply_markup_message_id):
+    #: deleting it takes the keyboard away, as Telegram clients do.
+    reply_keyboard_message_id: int | None = None
     chat_actions: list[str] = field(default_factory=list)
     callback_answers: list[CallbackAnswer] = field(default_factory=list)
     last_action_seq: int = 0
@@ -295,8 +298,10 @@ class EmulatorState:
         if markup is not None:
             if "keyboard" in markup:
                 chat.reply_keyboard = markup
+                chat.reply_keyboard_message_id = message.message_id
             elif markup.get("remove_keyboard"):
                 chat.reply_keyboard = None
+                chat.reply_keyboard_message_id = None
         self.record(
             chat,
             "bot",
@@ -328,6 +333,9 @@ class EmulatorState:
         if message is not None and not message.deleted:
             message.deleted = True
             message.seq = self.next_seq()
+            if chat.reply_keyboard_message_id == message_id:
+                chat.reply_keyboard = None
+                chat.reply_keyboard_message_id = None
             self.record(
                 chat, "bot", "delete", f"deleted message #{message_id}", message_id=message_id
             )

@@ -23,6 +23,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
 from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
 from aiogram.methods import GetUpdates, TelegramMethod
@@ -49,8 +50,8 @@ def _safe_to_repeat(method: TelegramMethod[Any], error: TelegramNetworkError) ->
     """Whether repeating the call after this network error cannot duplicate a message."""
     if not type(method).__name__.startswith(_SENDING):
         return True  # edits, answers, deletions and reads do the same thing twice
-    # aiogram names the aiohttp error; ClientConnectorError: the request never left.
-    return error.message.startswith("ClientConnectorError")
+    # The connection was never made (refused, DNS): the request never left.
+    return isinstance(error.__cause__, aiohttp.ClientConnectorError)
 
 
 class RetryRequestMiddleware(BaseRequestMiddleware):

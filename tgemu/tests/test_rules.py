@@ -624,3 +624,19 @@ async def test_keyboards_are_read_like_the_bot_api(emulator: BotAPIEmulator) -> 
         "editMessageReplyMarkup", reply_markup={"inline_keyboard": []}, **ids
     )
     assert "reply_markup" not in edited
+
+
+async def test_deleting_the_message_that_set_a_reply_keyboard_takes_it_away(emulator, bot) -> None:
+    """tdlib keeps the keyboard's message (reply_markup_message_id); deleting it removes the keyboard."""
+    from aiogram.types import KeyboardButton, ReplyKeyboardMarkup
+
+    person = emulator.user(424242, "键盘")
+    await person.send_text("/start")
+    keyboard = ReplyKeyboardMarkup(keyboard=[[KeyboardButton(text="跳过")]])
+    first = await bot.send_message(person.id, "带键盘", reply_markup=keyboard)
+    other = await bot.send_message(person.id, "普通消息")
+    assert person.reply_buttons == ["跳过"]
+    await bot.delete_message(person.id, other.message_id)  # another message: the keyboard stays
+    assert person.reply_buttons == ["跳过"]
+    await bot.delete_message(person.id, first.message_id)
+    assert person.reply_buttons == []
