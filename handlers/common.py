@@ -20,6 +20,7 @@ from handlers.callbacks import LanguageCB, MenuCB
 from handlers.onboarding import start_community_choice
 from handlers.states import Onboarding
 from handlers.texts import error_text
+from handlers.widgets import close_dialogs
 from models import Role, User
 
 router = Router(name=__name__)
@@ -46,7 +47,7 @@ async def show_help(message: Message, user: User) -> None:
 @router.message(Command("cancel"))
 async def cancel_anything(message: Message, user: User, dialog_manager: DialogManager) -> None:
     had_flow = dialog_manager.has_context()
-    await dialog_manager.reset_stack()
+    await close_dialogs(dialog_manager)
     text = _("Cancelled.") if had_flow else _("There is nothing to cancel.")
     await message.answer(text, reply_markup=ReplyKeyboardRemove())
     await message.answer(_("What would you like to do?"), reply_markup=keyboards.main_menu(user.roles))

@@ -18,9 +18,9 @@ log = logging.getLogger(__name__)
 router = Router(name=__name__)
 
 NOT_SAVED = N_("Sorry, something went wrong on our side and nothing was saved. Please try again in a moment.")
-# Something of this update was committed before the failure: saying "nothing was saved" would be false.
 ALREADY_FILED = N_("Your request {number} was already received.")
 STALE = N_("This button is no longer active. Send /new to start again.")
+# Something of this update was committed before the failure: saying "nothing was saved" would be false.
 SORRY = N_("Sorry, something went wrong on our side. Please check with /my before trying again.")
 
 

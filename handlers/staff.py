@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from aiogram import Bot, F, Router
@@ -69,8 +70,6 @@ async def _role_chosen(query: CallbackQuery, _widget: Any, manager: DialogManage
 
 
 async def _link(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str, Any]:
-    from datetime import datetime
-
     data = dialog_manager.dialog_data
     settings: Settings = dialog_manager.middleware_data["settings"]
     role_name = _("social worker") if data.get("role") == Role.SOCIAL_WORKER.value else _("coordinator")
