@@ -9,13 +9,22 @@ updates queue for that connection in arrival order (SQLAlchemy's asyncio pool
 queue) instead of polling SQLite's busy handler, where a late arrival can
 overtake one that has waited for seconds. PostgreSQL gets a pool sized to the
 number of updates handled at once, plus the outbox sender.
+
+SQLite statements run on aiosqlite's thread in one hop each (`OneHopConnection`):
+SQLAlchemy's adapter would make four (cursor, execute, fetchall, close), and every
+hop between the event loop and that thread costs more CPU than the statement itself.
 """
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
+import aiosqlite
 from sqlalchemy import event
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
@@ -23,11 +32,105 @@ from sqlalchemy.pool import AsyncAdaptedQueuePool
 BACKGROUND_CONNECTIONS = 2
 
 
+# How long a connection waits for another process's write lock (the CLI, a migration).
+SQLITE_BUSY_SECONDS = 30
+
+
+def _run_statement(
+    connection: sqlite3.Connection, sql: str, parameters: Any, many: bool
+) -> tuple[Any, list[Any], int, int | None]:
+    """One statement from start to finish on aiosqlite's thread: what the adapter then reads."""
+    cursor = connection.cursor()
+    try:
+        if many:
+            cursor.executemany(sql, parameters)
+        else:
+            cursor.execute(sql, parameters)
+        description = cursor.description
+        rows = cursor.fetchall() if description else []
+        return description, rows, cursor.rowcount, cursor.lastrowid
+    finally:
+        cursor.close()
+
+
+class OneHopCursor:
+    """The part of aiosqlite's cursor that SQLAlchemy's adapter uses, one thread hop per statement.
+
+    ``execute`` runs the statement and fetches every row at once (the adapter does
+    the same with its next two calls); ``fetch*`` and ``close`` then need no hop.
+    """
+
+    def __init__(self, connection: OneHopConnection) -> None:
+        self._connection = connection
+        self.description: Any = None
+        self.rowcount = -1
+        self.lastrowid: int | None = None
+        self._rows: list[Any] = []
+
+    async def _run(self, sql: str, parameters: Any, many: bool) -> OneHopCursor:
+        self.description, self._rows, self.rowcount, self.lastrowid = await self._connection.run_statement(
+            sql, parameters, many
+        )
+        return self
+
+    async def execute(self, sql: str, parameters: Any = None) -> OneHopCursor:
+        return await self._run(sql, () if parameters is None else parameters, False)
+
+    async def executemany(self, sql: str, parameters: Any) -> OneHopCursor:
+        return await self._run(sql, parameters, True)
+
+    async def fetchall(self) -> list[Any]:
+        rows, self._rows = self._rows, []
+        return rows
+
+    async def fetchone(self) -> Any:
+        return self._rows.pop(0) if self._rows else None
+
+    async def fetchmany(self, size: int | None = None) -> Sequence[Any]:
+        count = size or 1
+        rows, self._rows = self._rows[:count], self._rows[count:]
+        return rows
+
+    async def close(self) -> None:
+        self._rows = []
+
+
+class OneHopConnection(aiosqlite.Connection):
+    """aiosqlite's connection whose cursors cost one hop per statement (see `OneHopCursor`)."""
+
+    async def cursor(self) -> OneHopCursor:  # type: ignore[override]
+        return OneHopCursor(self)
+
+    async def run_statement(self, sql: str, parameters: Any, many: bool) -> tuple[Any, list[Any], int, int | None]:
+        return await self._execute(_run_statement, self._conn, sql, parameters, many)
+
+
+def _sqlite_connector(database_url: str) -> Any | None:
+    """An ``async_creator`` for a plain SQLite file URL; None for anything else (stock adapter)."""
+    url = make_url(database_url)
+    if url.get_driver_name() != "aiosqlite" or url.query or url.database in (None, "", ":memory:"):
+        return None
+    path = url.database
+
+    async def connect() -> OneHopConnection:
+        connection = OneHopConnection(partial(sqlite3.connect, path, timeout=SQLITE_BUSY_SECONDS), iter_chunk_size=64)
+        thread = getattr(connection, "_thread", None)
+        if thread is not None:  # as SQLAlchemy does for aiosqlite: never keep the interpreter alive
+            thread.daemon = True
+        return await connection
+
+    return connect
+
+
 def make_engine(database_url: str, *, concurrency: int = 16, **kwargs: Any) -> AsyncEngine:
     if database_url.startswith("sqlite"):
+        connector = _sqlite_connector(database_url)
+        if connector is not None:
+            kwargs["async_creator"] = connector
+        else:
+            kwargs["connect_args"] = {"timeout": SQLITE_BUSY_SECONDS}
         engine = create_async_engine(
             database_url,
-            connect_args={"timeout": 30},
             poolclass=AsyncAdaptedQueuePool,
             pool_size=1,
             max_overflow=0,
@@ -43,7 +146,7 @@ def make_engine(database_url: str, *, concurrency: int = 16, **kwargs: Any) -> A
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
             cursor.close()
 
         @event.listens_for(engine.sync_engine, "begin")
