@@ -31,15 +31,23 @@ _FILE_ID_PREFIX = {
     "document": "BQACAgIAAxkBAAI",
     "photo": "AgACAgIAAxkBAAI",
     "sticker": "CAACAgIAAxkBAAI",
+    "voice": "AwACAgIAAxkBAAI",
+    "video_note": "DQACAgIAAxkBAAI",
 }
-_DIRECTORY = {"document": "documents", "photo": "photos", "sticker": "stickers"}
+_DIRECTORY = {
+    "document": "documents",
+    "photo": "photos",
+    "sticker": "stickers",
+    "voice": "voice",
+    "video_note": "video_notes",
+}
 
 
 @dataclass(eq=False)
 class StoredFile:
     """One stored blob; all PhotoSize variants of a photo share it."""
 
-    kind: str  # "document" | "photo" | "sticker"
+    kind: str  # "document" | "photo" | "sticker" | "voice" | "video_note"
     data: bytes
     file_unique_id: str
     file_path: str
@@ -47,6 +55,7 @@ class StoredFile:
     mime_type: str | None = None
     width: int | None = None
     height: int | None = None
+    duration: int | None = None  # seconds, for voice messages and video notes
     file_ids: list[str] = field(default_factory=list)
 
     @property
@@ -82,6 +91,7 @@ class FileStore:
         mime_type: str | None = None,
         width: int | None = None,
         height: int | None = None,
+        duration: int | None = None,
         variants: int = 1,
     ) -> StoredFile:
         """Store bytes; ``variants`` file_ids are minted (photos have several sizes)."""
@@ -95,6 +105,10 @@ class FileStore:
             extension = "jpg"
         elif kind == "sticker":
             extension = extension or "webp"
+        elif kind == "voice":
+            extension = "oga"
+        elif kind == "video_note":
+            extension = "mp4"
         path = f"{_DIRECTORY[kind]}/file_{number}" + (f".{extension}" if extension else "")
         stored = StoredFile(
             kind=kind,
@@ -105,6 +119,7 @@ class FileStore:
             mime_type=mime_type,
             width=width,
             height=height,
+            duration=duration,
         )
         for _ in range(max(1, variants)):
             file_id = self._new_id(kind)

@@ -96,6 +96,8 @@ class MethodRegistry:
             "answerCallbackQuery": self.answer_callback_query,
             "sendDocument": self.send_document,
             "sendPhoto": self.send_photo,
+            "sendVoice": self.send_voice,
+            "sendVideoNote": self.send_video_note,
             "sendLocation": self.send_location,
             "sendChatAction": self.send_chat_action,
             "setMyCommands": self.set_my_commands,
@@ -470,6 +472,15 @@ class MethodRegistry:
 
     async def send_photo(self, params: Params, ctx: CallContext) -> Any:
         return await self._send_file(params, "photo", "photo")
+
+    async def send_voice(self, params: Params, ctx: CallContext) -> Any:
+        return await self._send_file(params, "voice", "voice")
+
+    async def send_video_note(self, params: Params, ctx: CallContext) -> Any:
+        if params.get_str("caption"):
+            # Telegram's sendVideoNote has no caption parameter: it would be ignored there.
+            raise bad_request("video notes can't have a caption")
+        return await self._send_file(params, "video_note", "video_note")
 
     async def send_location(self, params: Params, ctx: CallContext) -> Any:
         chat = self._chat(params)

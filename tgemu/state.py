@@ -369,6 +369,26 @@ class EmulatorState:
                     )
                 ]
             }
+        if message.kind == "voice":
+            voice: dict[str, Any] = {
+                "file_id": stored.file_id,
+                "file_unique_id": stored.file_unique_id,
+                "duration": stored.duration or 1,
+                "file_size": stored.size,
+            }
+            if stored.mime_type:
+                voice["mime_type"] = stored.mime_type
+            return {"voice": voice}
+        if message.kind == "video_note":
+            return {
+                "video_note": {
+                    "file_id": stored.file_id,
+                    "file_unique_id": stored.file_unique_id,
+                    "length": stored.width or 384,
+                    "duration": stored.duration or 1,
+                    "file_size": stored.size,
+                }
+            }
         document: dict[str, Any] = {
             "file_id": stored.file_id,
             "file_unique_id": stored.file_unique_id,

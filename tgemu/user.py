@@ -93,9 +93,18 @@ class EmulatedUser:
         return await self.send_text(text)
 
     async def send_photo(
-        self, caption: str | None = None, *, width: int = 640, height: int = 480
+        self,
+        caption: str | None = None,
+        *,
+        width: int = 640,
+        height: int = 480,
+        media_group_id: str | None = None,
     ) -> dict[str, Any]:
-        """Send a photo (a generated solid-colour image of this size)."""
+        """Send a photo (a generated solid-colour image of this size).
+
+        Photos sent as one album share a ``media_group_id``: Telegram delivers
+        each as its own message update.
+        """
         payload = make_png(width, height)
         sizes = photo_sizes(width, height)
         stored = self._state.files.add(
@@ -120,8 +129,53 @@ class EmulatedUser:
         }
         if caption:
             fields["caption"] = caption
+        if media_group_id:
+            fields["media_group_id"] = media_group_id
         return self._state.push_user_message(
             self._chat, fields, kind="photo", transcript_text=f"🖼 {caption or ''}".rstrip()
+        )
+
+    async def send_voice(self, duration: int = 5, *, caption: str | None = None) -> dict[str, Any]:
+        """Send a voice message of ``duration`` seconds (placeholder OGG bytes)."""
+        if duration < 1:
+            raise ValueError("a voice message lasts at least one second")
+        stored = self._state.files.add(
+            "voice", b"OggS" + bytes(16 * duration), mime_type="audio/ogg", duration=duration
+        )
+        fields: dict[str, Any] = {
+            "voice": {
+                "file_id": stored.file_id,
+                "file_unique_id": stored.file_unique_id,
+                "duration": duration,
+                "mime_type": "audio/ogg",
+                "file_size": stored.size,
+            }
+        }
+        if caption:
+            fields["caption"] = caption
+        return self._state.push_user_message(
+            self._chat, fields, kind="voice", transcript_text=f"🎤 voice {duration}s {caption or ''}".rstrip()
+        )
+
+    async def send_video_note(self, duration: int = 5, *, length: int = 384) -> dict[str, Any]:
+        """Send a round video message (a video note) of ``duration`` seconds."""
+        if duration < 1:
+            raise ValueError("a video note lasts at least one second")
+        stored = self._state.files.add(
+            "video_note", bytes(32 * duration), mime_type="video/mp4", duration=duration,
+            width=length, height=length,
+        )
+        fields = {
+            "video_note": {
+                "file_id": stored.file_id,
+                "file_unique_id": stored.file_unique_id,
+                "length": length,
+                "duration": duration,
+                "file_size": stored.size,
+            }
+        }
+        return self._state.push_user_message(
+            self._chat, fields, kind="video_note", transcript_text=f"⏺ video note {duration}s"
         )
 
     async def send_document(

@@ -853,3 +853,27 @@ async def test_webhook_multipart_reply_and_retries(emulator: BotAPIEmulator, bot
         assert (await bot.get_webhook_info()).url == ""
     finally:
         await runner.cleanup()
+
+
+async def test_voice_messages_video_notes_and_albums_go_both_ways(emulator: BotAPIEmulator, bot: Bot) -> None:
+    user = emulator.user(43, "Wang")
+    voice = await user.send_voice(12, caption="买菜")
+    note = await user.send_video_note(7)
+    album = [await user.send_photo(media_group_id="a1") for _ in range(2)]
+    updates = await bot.get_updates()
+    messages = [u.message for u in updates]
+    assert messages[0].voice.duration == 12 and messages[0].caption == "买菜"
+    assert messages[1].video_note.duration == 7 and messages[1].video_note.length == 384
+    assert [m.media_group_id for m in messages[2:]] == ["a1", "a1"]
+    assert voice["voice"]["file_id"] != note["video_note"]["file_id"] and len(album) == 2
+
+    # The bot re-sends what it received by file_id, as it shows a resident's media to staff.
+    sent = await bot.send_voice(user.id, messages[0].voice.file_id, caption="from the resident")
+    assert sent.voice.file_unique_id == messages[0].voice.file_unique_id and sent.voice.duration == 12
+    round_video = await bot.send_video_note(user.id, messages[1].video_note.file_id)
+    assert round_video.video_note.duration == 7
+    assert user.last_message.kind == "video_note"
+    with pytest.raises(TelegramBadRequest, match="can't use file of type Voice as Video_Note"):
+        await bot.send_video_note(user.id, messages[0].voice.file_id)
+    with pytest.raises(ValueError):
+        await user.send_voice(0)
