@@ -36,6 +36,12 @@ def _parser() -> argparse.ArgumentParser:
     i18n = sub.add_parser("i18n", help="translations")
     i18n_sub = i18n.add_subparsers(dest="i18n_command", required=True)
     i18n_sub.add_parser("compile", help="compile locales/*.po into .mo files")
+
+    from bot.import_cli import configure_parser as configure_import
+
+    configure_import(sub.add_parser(
+        "import", help="import a district's streets/townships, organisations, communities and social workers "
+        "(CSV or XLSX; a dry run unless --apply)"))
     return parser
 
 
@@ -122,6 +128,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(asyncio.run(_seed(settings, args.sample)))
         elif args.command == "admin":
             print(asyncio.run(_grant(settings, args.telegram_id)))
+        elif args.command == "import":
+            from bot.import_cli import run as run_import
+
+            return run_import(settings, args)
         elif args.command == "i18n":
             from bot.i18n import ensure_compiled
 

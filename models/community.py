@@ -27,6 +27,9 @@ class Organization(Base):
     __tablename__ = "organization"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # A stable key for `linli import`: the unified social credit code (统一社会信用代码) or
+    # any code the operator keeps; None for rows made before codes existed.
+    code: Mapped[str | None] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     name_en: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column()
@@ -41,6 +44,9 @@ class Community(Base):
     __table_args__ = (UniqueConstraint("district", "name"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # A stable key for `linli import`: the 12-digit administrative division code
+    # (统计用区划代码) where the operator has it, or any code they keep.
+    code: Mapped[str | None] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(100))
     name_en: Mapped[str | None] = mapped_column(String(100))
     district: Mapped[str] = mapped_column(String(100))  # the street (街道) or township (乡镇)

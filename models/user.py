@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, String
+from sqlalchemy import BigInteger, ForeignKey, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, str_enum
@@ -92,15 +92,29 @@ class SocialWorker(Base):
 
 
 class Invite(Base):
-    """A single-use, expiring staff invite, redeemed through `/start inv_<token>`."""
+    """A single-use, expiring staff invite, redeemed through `/start inv_<token>`.
+
+    A coordinator's `/invite` makes a bare one; `linli import` makes one per social
+    worker of the district's list (no creator), carrying who they are and where they
+    work, so that redeeming it sets up their profile. Imported invites are found again
+    by the normalised phone number, which keeps re-importing idempotent.
+    """
 
     __tablename__ = "invite"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     token: Mapped[str] = mapped_column(String(48), unique=True)
     role: Mapped[Role] = mapped_column(str_enum(Role, "role"))
-    created_by_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"))
+    # None: made by the operator's import, not by a coordinator in chat.
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column()
     expires_at: Mapped[datetime]
     used_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
     used_at: Mapped[datetime | None]
+    # What the import knows of the invited social worker (all None for a coordinator's invite).
+    name: Mapped[str | None] = mapped_column(String(64))
+    phone: Mapped[str | None] = mapped_column(String(32), index=True)  # E.164
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("community.id", ondelete="SET NULL"))
+    # None: the community's own organisation.
+    organization_id: Mapped[int | None] = mapped_column(ForeignKey("organization.id", ondelete="SET NULL"))
+    is_supervisor: Mapped[bool] = mapped_column(default=False, server_default=false())
