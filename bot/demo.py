@@ -28,11 +28,12 @@ TOKEN = "100000:LINLI-DEMO"
 STORY = {
     "zh_CN": {
         "language": "中文",
-        "description": "上周我在家摔了一跤，腿还疼。想请人帮我买菜，再陪我去医院复查。",
+        # 王秀兰 says it in a voice message (18 s), then adds a few typed words.
+        "description": "上周摔了一跤，想请人帮我买菜、陪我去医院复查。",
     },
     "en": {
         "language": "English",
-        "description": "I fell at home last week and my leg still hurts. I need help with shopping and a hospital check-up.",
+        "description": "I fell last week; please help me with shopping and a hospital check-up.",
     },
 }
 
@@ -84,6 +85,9 @@ async def run_demo(lang: str = "zh_CN", *, out=print) -> int:  # noqa: ANN001 - 
                 await resident.wait_for_message(lambda m: service in m.buttons)
                 await resident.press(service)
                 await resident.wait_for_message(t("Please tell us in a few words what help you need."))
+                # She talks rather than types: a voice message is the description.
+                await resident.send_voice(18)
+                await resident.wait_for_message(lambda m: t("➡️ Continue") in m.buttons)
                 await resident.send_text(story["description"])
                 await resident.wait_for_message(t("If you would like a home visit, you can send your location."))
                 await resident.send_location(37.8706, 112.5489)
@@ -96,6 +100,7 @@ async def run_demo(lang: str = "zh_CN", *, out=print) -> int:  # noqa: ANN001 - 
                 announcement = await worker.wait_for_message(lambda m: t("Open request") in m.buttons, timeout=10)
                 await worker.press(t("Open request"), message_id=announcement.message_id)
                 await worker.wait_for_message(t("Timeline:"))
+                await worker.wait_for_message(lambda m: m.kind == "voice")  # her voice message, re-sent
                 await emulator.settle()
             finally:
                 await app.dispatcher.stop_polling()

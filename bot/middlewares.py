@@ -67,8 +67,9 @@ class UserMiddleware(BaseMiddleware):
             now=clock.now(),
         )
         data["user"] = user
-        # A plain copy for the error handler: after a rollback the row is expired and detached.
+        # Plain copies for the error handler: after a rollback the row is expired and detached.
         data["user_locale"] = user.locale
+        data["user_roles"] = user.roles
         return await handler(event, data)
 
 

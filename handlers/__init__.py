@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from handlers import cases, common, errors, fallback, onboarding, resident, staff
+from handlers import additions, cases, common, errors, fallback, onboarding, resident, staff
 
 # Order matters: commands that work anywhere first, the catch-all last.
 ROUTERS: tuple[Router, ...] = (
@@ -12,10 +12,12 @@ ROUTERS: tuple[Router, ...] = (
     onboarding.router,
     resident.router,
     cases.router,
+    additions.router,
     staff.router,
     # Dialogs (aiogram-dialog) after the commands, so /help or /my work mid-flow.
     onboarding.onboarding_dialog,
     resident.new_request_dialog,
+    additions.add_information_dialog,
     staff.invite_dialog,
     fallback.router,
     errors.router,

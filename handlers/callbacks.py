@@ -18,7 +18,7 @@ class MenuCB(CallbackData, prefix="menu"):
 
 
 class RequestCB(CallbackData, prefix="rq"):
-    action: str  # view | cancel | cancel_yes | cancel_no | list
+    action: str  # view | add | cancel | cancel_yes | list
     id: int = 0
 
 

@@ -6,7 +6,7 @@ received. Every press looks the request up again and checks who may see it.
 
 from __future__ import annotations
 
-from aiogram import F, Router
+from aiogram import Bot, F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
@@ -19,14 +19,26 @@ from bot.services import requests
 from bot.services.errors import DomainError
 from handlers import keyboards
 from handlers.callbacks import MenuCB, RequestCB
+from handlers.resident import contact_text
 from handlers.texts import error_text, esc, locale, status_label
-from models import EventKind, RequestEvent, ServiceRequest, User
+from models import AttachmentKind, EventKind, RequestAttachment, RequestEvent, ServiceRequest, User
 
 router = Router(name=__name__)
 
 
+def _media(attachments: list[RequestAttachment]) -> str:
+    summary = requests.media_summary([(a.kind, a.duration) for a in attachments])
+    return summary["zh_CN"] if locale() == "zh_CN" else summary["en"]
+
+
 def _event_line(event: RequestEvent, request: ServiceRequest, tz: str) -> str:
     when = format_local_time(event.created_at, locale(), tz)
+    if event.kind is EventKind.NOTE and event.actor_id == request.resident_id:
+        added = [a for a in request.attachments if a.event_id == event.id]
+        parts = [f"“{esc(event.note)}”"] if event.note else []
+        if added:
+            parts.append(f"[{_media(added)}]")
+        return f"• {when} — " + _("the resident added: {what}").format(what=" ".join(parts))
     if event.kind is EventKind.CREATED:
         what = _("request filed")
     elif event.kind is EventKind.ANNOUNCED:
@@ -50,12 +62,16 @@ def request_card(request: ServiceRequest, viewer: User, tz: str) -> str:
         _("Status: {status}").format(status=status_label(request.status)),
         _("Community: {community}").format(community=esc(request.community.display_name(locale()))),
         _("Service: {service}").format(service=esc(request.category.display_name(locale()))),
-        _("Description: {description}").format(description=esc(request.description)),
+        _("Description: {description}").format(description=esc(request.description) or "—"),
     ]
+    filed_with = [a for a in request.attachments if a.event_id is None]
+    if filed_with:
+        lines.append(_("Photos and recordings: {media}").format(media=_media(filed_with)))
     if viewer.id != request.resident_id:
         lines.append(_("Resident: {name}").format(name=esc(request.resident.display_name)))
         if request.contact_phone:
-            lines.append(_("Phone: {phone}").format(phone=esc(request.contact_phone)))
+            lines.append(_("Phone: {phone}").format(
+                phone=contact_text(request.contact_phone, request.contact_relation, request.contact_name)))
         if request.latitude is not None:
             lines.append(_("Location: {location}").format(location=_("sent, shown below")))
     lines.append("")
@@ -102,7 +118,7 @@ async def back_to_list(query: CallbackQuery, callback_data: RequestCB, session: 
 
 @router.callback_query(RequestCB.filter(F.action == "view"))
 async def open_request(
-    query: CallbackQuery, callback_data: RequestCB, session: AsyncSession, user: User, settings: Settings
+    query: CallbackQuery, callback_data: RequestCB, session: AsyncSession, user: User, settings: Settings, bot: Bot
 ) -> None:
     try:
         request = await requests.get_visible(session, user, callback_data.id)
@@ -111,15 +127,33 @@ async def open_request(
         return
     await query.answer()
     is_resident = request.resident_id == user.id
-    markup = keyboards.request_actions(request, can_cancel=requests.can_cancel(user, request), show_list=is_resident)
+    markup = keyboards.request_actions(
+        request,
+        can_cancel=requests.can_cancel(user, request),
+        show_list=is_resident,
+        can_add=requests.can_add_information(user, request),
+    )
     text = request_card(request, user, request.community.timezone or settings.timezone)
     if is_resident:
         await query.message.edit_text(text, reply_markup=markup)
         return
-    # Staff keep the announcement and get the card as a new message.
+    # Staff keep the announcement and get the card as a new message, then what came with it.
     await query.message.answer(text, reply_markup=markup if markup.inline_keyboard else None)
     if request.latitude is not None and request.longitude is not None:
         await query.message.answer_location(request.latitude, request.longitude)
+    await send_attachments(bot, query.message.chat.id, request)
+
+
+async def send_attachments(bot: Bot, chat_id: int, request: ServiceRequest) -> None:
+    """The resident's photos, voice messages and video notes, re-sent by file_id, in order."""
+    for attachment in request.attachments:
+        caption = _("Request {number}").format(number=request.number)
+        if attachment.kind is AttachmentKind.PHOTO:
+            await bot.send_photo(chat_id, attachment.file_id, caption=caption)
+        elif attachment.kind is AttachmentKind.VOICE:
+            await bot.send_voice(chat_id, attachment.file_id, caption=caption)
+        else:  # video notes take no caption
+            await bot.send_video_note(chat_id, attachment.file_id)
 
 
 @router.callback_query(RequestCB.filter(F.action == "cancel"))
@@ -153,5 +187,5 @@ async def cancel_confirmed(
     await query.answer()
     await query.message.edit_text(
         _("Request {number} is cancelled. Send /new whenever you need help again.").format(number=request.number),
-        reply_markup=keyboards.request_actions(request, can_cancel=False, show_list=True),
+        reply_markup=keyboards.request_actions(request, can_cancel=False, show_list=True, ask_again=True),
     )

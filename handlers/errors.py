@@ -7,25 +7,41 @@ import logging
 from aiogram import Bot, Router
 from aiogram.filters import ExceptionTypeFilter
 from aiogram.fsm.context import FSMContext
-from aiogram.types import ErrorEvent
+from aiogram.types import ErrorEvent, InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 from aiogram_dialog.api.exceptions import OutdatedIntent, UnknownIntent, UnknownState
 
 from bot.services.errors import N_
 from bot.transaction import committed
+from handlers import keyboards
 
 log = logging.getLogger(__name__)
 router = Router(name=__name__)
 
 NOT_SAVED = N_("Sorry, something went wrong on our side and nothing was saved. Please try again in a moment.")
 ALREADY_FILED = N_("Your request {number} was already received.")
-STALE = N_("This button is no longer active. Send /new to start again.")
+STALE = N_("This button is no longer active. Please use the menu below.")
+MENU = N_("What would you like to do?")
 # Something of this update was committed before the failure: saying "nothing was saved" would be false.
 SORRY = N_("Sorry, something went wrong on our side. Please check with /my before trying again.")
 
 
+def _menu(i18n: I18n, locale: str, data: dict[str, object]) -> InlineKeyboardMarkup:
+    """The main menu in the person's language, from the plain copy of their roles (the row may be gone)."""
+    with i18n.use_locale(locale):
+        return keyboards.main_menu(data.get("user_roles") or frozenset())  # type: ignore[arg-type]
+
+
+async def _send_menu(bot: Bot, chat_id: int, i18n: I18n, locale: str, data: dict[str, object]) -> None:
+    """After an error or a dead button the way on is shown, never only a command to type."""
+    try:
+        await bot.send_message(chat_id, i18n.gettext(MENU, locale=locale), reply_markup=_menu(i18n, locale, data))
+    except Exception:  # the report must never raise itself
+        log.exception("could not show the menu after an error")
+
+
 @router.errors(ExceptionTypeFilter(UnknownIntent, OutdatedIntent, UnknownState))
-async def on_stale_dialog(event: ErrorEvent, i18n: I18n, **data: object) -> bool:
+async def on_stale_dialog(event: ErrorEvent, bot: Bot, i18n: I18n, **data: object) -> bool:
     """A button of a dialog that has ended (cancelled, finished, replaced): say so, change nothing."""
     locale = data.get("user_locale") or i18n.default_locale
     query = event.update.callback_query
@@ -46,6 +62,10 @@ async def on_stale_dialog(event: ErrorEvent, i18n: I18n, **data: object) -> bool
             await event.update.message.answer(text)
     except Exception:  # the report must never raise itself
         log.exception("could not tell the user the button is stale")
+    chat = event.update.callback_query.from_user.id if query is not None else (
+        event.update.message.chat.id if event.update.message is not None else None)
+    if chat is not None and data.get("user_roles") is not None:
+        await _send_menu(bot, chat, i18n, locale, data)
     return True
 
 
@@ -60,13 +80,16 @@ async def on_error(event: ErrorEvent, bot: Bot, i18n: I18n, **data: object) -> b
     if query is not None:
         try:
             await query.answer(text, show_alert=True)
+            if chat_id is not None and data.get("user_roles") is not None:
+                await _send_menu(bot, chat_id, i18n, locale, data)
             return True
         except Exception:  # already answered before the failure: say it in the chat instead
             log.info("callback %s already answered; reporting the error in the chat", query.id)
     if chat_id is None:
         return True
     try:
-        await bot.send_message(chat_id, text)
+        markup = _menu(i18n, locale, data) if data.get("user_roles") is not None else None
+        await bot.send_message(chat_id, text, reply_markup=markup)
     except Exception:  # the error report must never raise itself
         log.exception("could not tell the user about the error")
     return True

@@ -20,14 +20,18 @@ async def invite_refused(message: Message) -> None:
 
 
 @router.callback_query()
-async def stale_button(query: CallbackQuery) -> None:
-    # An old menu, a button from a flow that was cancelled, or forged data.
-    await query.answer(_("This button is no longer active. Send /new to start again."), show_alert=True)
+async def stale_button(query: CallbackQuery, user: User | None = None) -> None:
+    # An old menu, a button from a flow that was cancelled, or forged data: the menu shows the way on.
+    await query.answer(_("This button is no longer active. Please use the menu below."), show_alert=True)
+    if user is not None:  # a person of ours, in their private chat
+        await query.bot.send_message(query.from_user.id, _("What would you like to do?"),
+                                     reply_markup=keyboards.main_menu(user.roles))
 
 
 @router.message(lambda m: bool(m.text and m.text.startswith("/")))
-async def unknown_command(message: Message) -> None:
-    await message.answer(_("I do not know this command. Send /help to see what I can do."))
+async def unknown_command(message: Message, user: User | None = None) -> None:
+    await message.answer(_("I do not know this command. Send /help to see what I can do."),
+                         reply_markup=keyboards.main_menu(user.roles) if user is not None else None)
 
 
 @router.message()

@@ -40,8 +40,12 @@ def main_menu(roles: frozenset[Role]) -> InlineKeyboardMarkup:
 
 
 def after_filing() -> InlineKeyboardMarkup:
+    """Below a receipt: the way on, never only "send /new"."""
     return InlineKeyboardMarkup(
-        inline_keyboard=[[InlineKeyboardButton(text=_("📋 My requests"), callback_data=MenuCB(action="my").pack())]]
+        inline_keyboard=[
+            [InlineKeyboardButton(text=_("📋 My requests"), callback_data=MenuCB(action="my").pack())],
+            [InlineKeyboardButton(text=_("🙋 Ask for help"), callback_data=MenuCB(action="new").pack())],
+        ]
     )
 
 
@@ -65,8 +69,14 @@ def request_list(page: RequestPage, locale: str, status_label) -> InlineKeyboard
     return builder.as_markup()
 
 
-def request_actions(request: ServiceRequest, *, can_cancel: bool, show_list: bool) -> InlineKeyboardMarkup:
+def request_actions(
+    request: ServiceRequest, *, can_cancel: bool, show_list: bool, can_add: bool = False, ask_again: bool = False
+) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
+    if can_add:
+        builder.row(InlineKeyboardButton(text=_("➕ Add information or photos"), callback_data=RequestCB(action="add", id=request.id).pack()))
+    if ask_again:
+        builder.row(InlineKeyboardButton(text=_("🙋 Ask for help"), callback_data=MenuCB(action="new").pack()))
     if can_cancel:
         builder.row(InlineKeyboardButton(text=_("Cancel this request"), callback_data=RequestCB(action="cancel", id=request.id).pack()))
     if show_list:

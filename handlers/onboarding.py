@@ -68,23 +68,52 @@ async def start_with_invite(
         )
 
 
+def _purpose(user: User) -> str:
+    """What the community question is for: where a social worker serves, or where a resident lives."""
+    return "staff" if user.has_role(Role.SOCIAL_WORKER) and not user.has_role(Role.COORDINATOR) else "home"
+
+
+def _needs_community(user: User) -> bool:
+    if user.has_role(Role.COORDINATOR):
+        return False  # coordinators serve the whole district: they go straight to their menu
+    if user.has_role(Role.SOCIAL_WORKER):
+        return user.social_worker is None or user.social_worker.home_community_id is None
+    return user.community is None
+
+
+async def show_home(message: Message, user: User) -> None:
+    """Where /start leads once language (and community) are known: the menu of one's role."""
+    if user.has_role(Role.COORDINATOR):
+        await message.answer(
+            _("Welcome, {name}! You are a coordinator. Invite staff and follow the requests from here.").format(
+                name=esc(user.display_name)
+            ),
+            reply_markup=keyboards.main_menu(user.roles),
+        )
+        return
+    community = user.community
+    if user.has_role(Role.SOCIAL_WORKER) and user.social_worker is not None:
+        community = user.social_worker.home_community or community
+    await message.answer(
+        _("Welcome back, {name}! Your community: {community}.").format(
+            name=esc(user.display_name), community=esc(community.display_name(locale()) if community else "—")
+        ),
+        reply_markup=keyboards.main_menu(user.roles),
+    )
+
+
 @router.message(CommandStart())
 async def start(message: Message, user: User, dialog_manager: DialogManager) -> None:
     await close_dialogs(dialog_manager)
     if user.locale is None:
-        await dialog_manager.start(Onboarding.language, data={"purpose": "home"}, mode=StartMode.RESET_STACK,
+        await dialog_manager.start(Onboarding.language, data={"purpose": _purpose(user)}, mode=StartMode.RESET_STACK,
                                    show_mode=ShowMode.SEND)
         return
-    if user.community is None:
+    if _needs_community(user):
         await message.answer(_(GREETING))
-        await start_community_choice(dialog_manager, purpose="home")
+        await start_community_choice(dialog_manager, purpose=_purpose(user))
         return
-    await message.answer(
-        _("Welcome back, {name}! Your community: {community}.").format(
-            name=esc(user.display_name), community=esc(user.community.display_name(locale()))
-        ),
-        reply_markup=keyboards.main_menu(user.roles),
-    )
+    await show_home(message, user)
 
 
 @router.callback_query(MenuCB.filter(F.action == "community"))
@@ -111,6 +140,12 @@ async def _language_chosen(query: CallbackQuery, _widget: Any, manager: DialogMa
         return
     i18n.current_locale = code  # the rest of this update speaks the new language
     await set_chat_menu(manager.middleware_data["bot"], i18n, query.from_user.id, code)
+    if not _needs_community(user):
+        await end_transaction(session_of(manager))  # the language is saved before it is used
+        await manager.done(show_mode=ShowMode.NO_UPDATE)
+        await query.message.edit_reply_markup(reply_markup=None)
+        await show_home(query.message, user)
+        return
     manager.dialog_data["from_language"] = True
     await manager.switch_to(Onboarding.community)
 
@@ -135,11 +170,14 @@ async def _communities(dialog_manager: DialogManager, **_kwargs: Any) -> dict[st
     else:
         result = await communities.list_page(session, data.get("page", 0), PER_PAGE)
         found, page, pages = result.items, result.page, result.pages
+        staff = (dialog_manager.start_data or {}).get("purpose") == "staff"
+        question = (
+            _("Which community do you serve? (page {page} of {pages})")
+            if staff
+            else _("Which community do you live in? (page {page} of {pages})")
+        )
         header = "\n".join(
-            [
-                _("Which community do you live in? (page {page} of {pages})").format(page=page + 1, pages=pages),
-                _("Tap it below, or type its name to search."),
-            ]
+            [question.format(page=page + 1, pages=pages), _("Tap it below, or type its name to search.")]
         )
     return {
         "header": header,

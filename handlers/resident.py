@@ -29,6 +29,7 @@ from aiogram_dialog.widgets.text import Format
 from bot.clock import Clock
 from bot.services import catalogue, requests
 from bot.services.errors import DomainError, InvalidInput
+from bot.services.requests import ATTACHMENTS_MAX, AttachmentDraft
 from bot.transaction import end_transaction
 from handlers import keyboards
 from handlers.callbacks import MenuCB
@@ -36,7 +37,7 @@ from handlers.filters import not_command
 from handlers.states import STEPS_TOTAL, NewRequest
 from handlers.texts import error_text, esc, locale, response_time, step
 from handlers.widgets import Lines, Tr, back_button, close_dialogs, session_of, user_of
-from models import User
+from models import AttachmentKind, ContactRelation, User
 
 router = Router(name=__name__)
 
@@ -89,6 +90,13 @@ async def _group_chosen(query: CallbackQuery, _widget: Any, manager: DialogManag
         await query.answer(_("This choice is not available in your community. Please choose again."), show_alert=True)
         return
     manager.dialog_data["group"] = code
+    if len(offered) == 1:
+        # "Other / not sure" (or any group with one service here): nothing to choose at step 2.
+        manager.dialog_data["category_id"] = offered[0].id
+        manager.dialog_data["single_service"] = True
+        await manager.switch_to(NewRequest.description)
+        return
+    manager.dialog_data["single_service"] = False
     await manager.switch_to(NewRequest.service)
 
 
@@ -147,7 +155,7 @@ def _cancel() -> Button:
     return Button(Tr("✖️ Cancel"), id="cancel", on_click=_cancelled)
 
 
-# -- step 3: the description ---------------------------------------------------
+# -- step 3: the description: words, a voice message, photos or a video note ----
 
 def _step_getter(number: int) -> Any:
     async def getter(**_kwargs: Any) -> dict[str, Any]:
@@ -156,14 +164,56 @@ def _step_getter(number: int) -> Any:
     return getter
 
 
+def attachment_of(message: Message) -> AttachmentDraft | None:
+    """The photo, voice message or video note of a message, as a request keeps it."""
+    if message.voice is not None:
+        return AttachmentDraft(AttachmentKind.VOICE, message.voice.file_id, message.voice.file_unique_id,
+                               message.voice.duration)
+    if message.video_note is not None:
+        return AttachmentDraft(AttachmentKind.VIDEO_NOTE, message.video_note.file_id,
+                               message.video_note.file_unique_id, message.video_note.duration)
+    if message.photo:
+        largest = message.photo[-1]
+        return AttachmentDraft(AttachmentKind.PHOTO, largest.file_id, largest.file_unique_id)
+    return None
+
+
+MEDIA_TYPES = [ContentType.VOICE, ContentType.PHOTO, ContentType.VIDEO_NOTE]
+
+
+def drafts_from(data: list[dict[str, Any]]) -> tuple[AttachmentDraft, ...]:
+    """Attachments as kept in dialog data (plain JSON, for Redis) back to drafts."""
+    return tuple(
+        AttachmentDraft(AttachmentKind(item["kind"]), item["file_id"], item["file_unique_id"], item.get("duration"))
+        for item in data
+    )
+
+
+def media_text(attachments: tuple[AttachmentDraft, ...]) -> str:
+    summary = requests.media_summary([(a.kind, a.duration) for a in attachments])
+    return summary["zh_CN"] if locale() == "zh_CN" else summary["en"]
+
+
 async def _description_step(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str, Any]:
-    # Back from a later step keeps what was typed: it is shown and can be kept with one tap.
-    return {"step": step(3, STEPS_TOTAL), "description": esc(dialog_manager.dialog_data.get("description") or "")}
+    data = dialog_manager.dialog_data
+    user = user_of(dialog_manager)
+    category = await catalogue.offered_category(session_of(dialog_manager), user.community, data.get("category_id") or 0)
+    example = category.example(locale()) if category is not None else None
+    attachments = drafts_from(data.get("attachments") or [])
+    # Back from a later step keeps what was given: it is shown and can be kept with one tap.
+    return {
+        "step": step(3, STEPS_TOTAL),
+        "example": esc(example) if example else "",
+        "description": esc(data.get("description") or ""),
+        "media": media_text(attachments) if attachments else "",
+        "only_media": bool(attachments) and not data.get("description"),
+    }
 
 
 async def _description_given(message: Message, _widget: Any, manager: DialogManager) -> None:
+    has_media = bool(manager.dialog_data.get("attachments"))
     try:
-        manager.dialog_data["description"] = requests.clean_description(message.text)
+        manager.dialog_data["description"] = requests.clean_description(message.text, has_media=has_media)
     except InvalidInput as error:
         await message.answer(error_text(error))
         manager.show_mode = ShowMode.SEND
@@ -172,16 +222,51 @@ async def _description_given(message: Message, _widget: Any, manager: DialogMana
     await manager.switch_to(NewRequest.location)
 
 
+async def _media_given(message: Message, _widget: Any, manager: DialogManager) -> None:
+    """A voice message, photo or video note: kept with the draft; the step shows what arrived."""
+    attachment = attachment_of(message)
+    kept: list[dict[str, Any]] = manager.dialog_data.setdefault("attachments", [])
+    album = message.media_group_id
+    # The rest of an album updates the step shown after its first photo instead of repeating it.
+    same_album = album is not None and manager.dialog_data.get("album") == album
+    manager.dialog_data["album"] = album
+    manager.show_mode = ShowMode.EDIT if same_album else ShowMode.SEND
+    if attachment is None:
+        return
+    if len(kept) >= ATTACHMENTS_MAX:
+        await message.answer(_("That is enough photos and recordings for one request. Please tap “➡️ Continue”."))
+        manager.show_mode = ShowMode.SEND
+        return
+    kept.append({"kind": attachment.kind.value, "file_id": attachment.file_id,
+                 "file_unique_id": attachment.file_unique_id, "duration": attachment.duration})
+    if message.caption:
+        try:
+            words = requests.clean_description(message.caption, has_media=True)
+            # Captions add up (an album's, after a voice message): the whole must still fit.
+            manager.dialog_data["description"] = requests.clean_description(
+                requests.combine_description(manager.dialog_data.get("description") or "", words), has_media=True
+            )
+        except InvalidInput as error:  # the photo is kept; only the words are explained
+            await message.answer(error_text(error))
+            manager.show_mode = ShowMode.SEND
+
+
 async def _description_kept(query: CallbackQuery, _button: Button, manager: DialogManager) -> None:
-    if not manager.dialog_data.get("description"):  # the button was hidden: forged data
+    if not manager.dialog_data.get("description") and not manager.dialog_data.get("attachments"):
+        # The button was hidden: forged data.
         await query.answer(_("Please tell us in a few words what help you need."), show_alert=True)
         return
     await manager.switch_to(NewRequest.location)
 
 
-async def _description_not_text(message: Message, _widget: Any, manager: DialogManager) -> None:
-    await message.answer(_("Please type your description as a text message."))
+async def _description_unusable(message: Message, _widget: Any, manager: DialogManager) -> None:
+    await message.answer(_("Please type a few words, or send a voice message, a photo or a video message."))
     manager.show_mode = ShowMode.SEND
+
+
+async def _back_from_description(_query: CallbackQuery, _button: Button, manager: DialogManager) -> None:
+    # A group with one service skipped step 2, so Back returns to step 1.
+    await manager.switch_to(NewRequest.group if manager.dialog_data.get("single_service") else NewRequest.service)
 
 
 # -- step 4 and 5: location and phone (reply keyboards) ------------------------
@@ -203,22 +288,97 @@ async def _location_wrong(message: Message, _widget: Any, manager: DialogManager
 
 
 async def _phone_shared(message: Message, _widget: Any, manager: DialogManager) -> None:
-    if message.contact.user_id != message.from_user.id:
-        await message.answer(_("Please share your own number with the button below."))
+    contact = message.contact
+    try:
+        phone = requests.parse_phone(contact.phone_number if contact.phone_number.startswith("+")
+                                     else f"+{contact.phone_number}")
+    except InvalidInput as error:
+        await message.answer(error_text(error))
         manager.show_mode = ShowMode.NO_UPDATE
         return
-    manager.dialog_data["phone"] = message.contact.phone_number[:32]
-    await manager.switch_to(NewRequest.confirm)
+    manager.dialog_data["phone"] = phone
+    if contact.user_id == message.from_user.id:
+        # Their own number through the consent button: nothing more to ask.
+        manager.dialog_data["contact_relation"] = ContactRelation.SELF.value
+        manager.dialog_data["contact_name"] = None
+        await manager.switch_to(NewRequest.confirm)
+        return
+    # A contact card from the phone book (a daughter's, say): whose it is comes next.
+    name = " ".join(part for part in (contact.first_name, contact.last_name) if part)
+    manager.dialog_data["contact_relation"] = None
+    manager.dialog_data["contact_name"] = name[: requests.CONTACT_NAME_MAX] or None
+    await manager.switch_to(NewRequest.phone_owner)
+
+
+async def _phone_typed(message: Message, _widget: Any, manager: DialogManager) -> None:
+    try:
+        phone = requests.parse_phone(message.text)
+    except InvalidInput as error:
+        await message.answer(error_text(error))
+        manager.show_mode = ShowMode.NO_UPDATE  # the step and its keyboard are still there
+        return
+    manager.dialog_data["phone"] = phone
+    manager.dialog_data["contact_relation"] = None
+    manager.dialog_data["contact_name"] = None
+    await manager.switch_to(NewRequest.phone_owner)
 
 
 async def _phone_skipped(_query: CallbackQuery, _button: Button, manager: DialogManager) -> None:
     manager.dialog_data["phone"] = None
+    manager.dialog_data["contact_relation"] = manager.dialog_data["contact_name"] = None
     await manager.switch_to(NewRequest.confirm)
 
 
 async def _phone_wrong(message: Message, _widget: Any, manager: DialogManager) -> None:
-    await message.answer(_("Please tap the button below to share your number, or “Skip”."))
+    await message.answer(_("Please type a phone number, tap the button below to share yours, or tap “Skip”."))
     manager.show_mode = ShowMode.NO_UPDATE
+
+
+async def _owner_step(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str, Any]:
+    phone = dialog_manager.dialog_data.get("phone") or ""
+    return {"step": step(5, STEPS_TOTAL), "phone": esc(requests.format_phone(phone))}
+
+
+async def _owner_chosen(_query: CallbackQuery, _widget: Any, manager: DialogManager, relation: str) -> None:
+    chosen = ContactRelation(relation)  # Radio-like Select: ids come from the enum's own values
+    manager.dialog_data["contact_relation"] = chosen.value
+    if chosen is ContactRelation.SELF:
+        manager.dialog_data["contact_name"] = None
+        await manager.switch_to(NewRequest.confirm)
+    elif manager.dialog_data.get("contact_name"):
+        await manager.switch_to(NewRequest.confirm)  # the contact card carried the name
+    else:
+        await manager.switch_to(NewRequest.contact_name)
+
+
+async def _owners(**_kwargs: Any) -> dict[str, Any]:
+    return {
+        "owners": [
+            (ContactRelation.SELF.value, _("👤 Mine")),
+            (ContactRelation.FAMILY.value, _("👪 A family member's")),
+            (ContactRelation.OTHER.value, _("📇 Someone else's")),
+        ]
+    }
+
+
+async def _contact_named(message: Message, _widget: Any, manager: DialogManager) -> None:
+    try:
+        manager.dialog_data["contact_name"] = requests.clean_contact_name(message.text)
+    except InvalidInput as error:
+        await message.answer(error_text(error))
+        manager.show_mode = ShowMode.SEND
+        return
+    manager.show_mode = ShowMode.SEND
+    await manager.switch_to(NewRequest.confirm)
+
+
+async def _description_unusable_name(message: Message, _widget: Any, manager: DialogManager) -> None:
+    await message.answer(_("Please type the name of the person we may call, for example “女儿 王芳”."))
+    manager.show_mode = ShowMode.SEND
+
+
+async def _back_to_phone(_query: CallbackQuery, _button: Button, manager: DialogManager) -> None:
+    await manager.switch_to(NewRequest.phone)
 
 
 # -- the summary, confirmation and receipt ---------------------------------------
@@ -228,13 +388,27 @@ async def _summary(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str, A
     user = user_of(dialog_manager)
     category = await catalogue.offered_category(session_of(dialog_manager), user.community, data.get("category_id") or 0)
     lang = locale()
+    attachments = drafts_from(data.get("attachments") or [])
     return {
         "community": esc(user.community.display_name(lang)),
         "service": esc(category.display_name(lang)) if category else "—",
-        "description": esc(data.get("description") or ""),
+        "description": esc(data.get("description") or "") or "—",
+        "media": media_text(attachments) if attachments else "",
         "location": _("sent") if data.get("latitude") is not None else _("not given"),
-        "phone": esc(data["phone"]) if data.get("phone") else _("not given"),
+        "phone": contact_text(data.get("phone"), data.get("contact_relation"), data.get("contact_name")),
     }
+
+
+def contact_text(phone: str | None, relation: str | None, name: str | None) -> str:
+    """“139 1234 5678 (mine)”, “… (family member: 女儿 王芳)”, or “not given”."""
+    if not phone:
+        return _("not given")
+    shown = esc(requests.format_phone(phone))
+    if relation == ContactRelation.FAMILY.value:
+        return _("{phone} (family member: {name})").format(phone=shown, name=esc(name or ""))
+    if relation == ContactRelation.OTHER.value:
+        return _("{phone} (other contact: {name})").format(phone=shown, name=esc(name or ""))
+    return _("{phone} (mine)").format(phone=shown)
 
 
 async def _confirmed(query: CallbackQuery, _button: Button, manager: DialogManager) -> None:
@@ -253,6 +427,9 @@ async def _confirmed(query: CallbackQuery, _button: Button, manager: DialogManag
                 latitude=data.get("latitude"),
                 longitude=data.get("longitude"),
                 phone=data.get("phone"),
+                contact_relation=ContactRelation(data["contact_relation"]) if data.get("contact_relation") else None,
+                contact_name=data.get("contact_name"),
+                attachments=drafts_from(data.get("attachments") or []),
             ),
             now=clock.now(),
         )
@@ -282,12 +459,20 @@ async def _confirmed(query: CallbackQuery, _button: Button, manager: DialogManag
 
 
 def _sharing_step(
-    state: State, number: int, *prompt: Tr, share: Any, shared: MessageInput, other: Any, skipped: Any
+    state: State,
+    number: int,
+    *prompt: Tr,
+    share: Any,
+    shared: MessageInput,
+    other: Any,
+    skipped: Any,
+    typed: MessageInput | None = None,
 ) -> Window:
     """A step that asks to share something (location, phone) with a reply keyboard, or to skip it."""
+    inputs = (shared, typed) if typed is not None else (shared,)
     return Window(
         Lines(Format("{step}"), *prompt),
-        shared,
+        *inputs,
         MessageInput(other, filter=not_command),
         share,
         Button(Tr("Skip"), id="skip", on_click=skipped),
@@ -321,13 +506,17 @@ new_request_dialog = Dialog(
         Lines(
             Format("{step}"),
             Tr("Please tell us in a few words what help you need."),
-            Tr("For example: “I fell last week. I need someone to buy groceries and take me to a hospital check-up.”"),
+            Tr("You can also send a voice message or a photo."),
         ),
+        Tr("For example: “{example}”", when="example"),
         Tr("Your description so far: “{description}”. Type a new one, or keep it.", when="description"),
+        Tr("Received: {media}. Send more, type a few words, or tap “➡️ Continue”.", when="media"),
         MessageInput(_description_given, content_types=[ContentType.TEXT], filter=not_command),
-        MessageInput(_description_not_text, filter=not_command),
+        MessageInput(_media_given, content_types=MEDIA_TYPES),
+        MessageInput(_description_unusable, filter=not_command),
         Button(Tr("✔️ Keep this description"), id="keep", on_click=_description_kept, when="description"),
-        Row(back_button(), _cancel()),
+        Button(Tr("➡️ Continue"), id="go", on_click=_description_kept, when="only_media"),
+        Row(Button(Tr("⬅️ Back"), id="back", on_click=_back_from_description), _cancel()),
         state=NewRequest.description,
         getter=_description_step,
     ),
@@ -345,11 +534,34 @@ new_request_dialog = Dialog(
         NewRequest.phone,
         5,
         Tr("May the social worker call you? Tap the button to share your phone number."),
+        Tr("You can also type a number: yours, or a family member's who agrees to be called."),
         Tr("Only the staff of your community's social work station will see it. You can also skip this."),
         share=RequestContact(Tr("📞 I agree: share my phone number")),
         shared=MessageInput(_phone_shared, content_types=[ContentType.CONTACT]),
+        typed=MessageInput(_phone_typed, content_types=[ContentType.TEXT], filter=not_command),
         other=_phone_wrong,
         skipped=_phone_skipped,
+    ),
+    Window(
+        Lines(Format("{step}"), Tr("Whose number is {phone}?")),
+        Column(Select(Format("{item[1]}"), id="owner", item_id_getter=lambda item: item[0], items="owners",
+                      on_click=_owner_chosen)),
+        Row(back_button(), _cancel()),
+        MessageInput(_use_the_buttons, filter=not_command),
+        state=NewRequest.phone_owner,
+        getter=[_owner_step, _owners],
+    ),
+    Window(
+        Lines(
+            Format("{step}"),
+            Tr("What is the name of the person we may call on {phone}?"),
+            Tr("For example: “女儿 王芳” (daughter Wang Fang)."),
+        ),
+        MessageInput(_contact_named, content_types=[ContentType.TEXT], filter=not_command),
+        MessageInput(_description_unusable_name, filter=not_command),
+        Row(back_button(), _cancel()),
+        state=NewRequest.contact_name,
+        getter=_owner_step,
     ),
     Window(
         Lines(
@@ -357,12 +569,13 @@ new_request_dialog = Dialog(
             Tr("Community: {community}"),
             Tr("Service: {service}"),
             Tr("Description: {description}"),
+            Tr("Photos and recordings: {media}", when="media"),
             Tr("Location: {location}"),
             Tr("Phone: {phone}"),
             Tr("Tap “Send request” if this is right."),
         ),
         Button(Tr("✅ Send request"), id="confirm", on_click=_confirmed),
-        Row(back_button(), _cancel()),
+        Row(Button(Tr("⬅️ Back"), id="back", on_click=_back_to_phone), _cancel()),
         MessageInput(_use_the_buttons, filter=not_command),
         state=NewRequest.confirm,
         getter=_summary,

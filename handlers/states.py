@@ -16,7 +16,15 @@ class NewRequest(StatesGroup):
     description = State()
     location = State()
     phone = State()
+    phone_owner = State()  # whose number it is (本人 / 家属 / 其他联系人)
+    contact_name = State()  # a relative's or other contact's name
     confirm = State()
+
+
+class AddInformation(StatesGroup):
+    """A resident adds words, photos or recordings to an open request."""
+
+    waiting = State()
 
 
 class InviteStaff(StatesGroup):

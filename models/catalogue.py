@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base
@@ -41,8 +41,14 @@ class ServiceCategory(Base):
     volunteers_allowed: Mapped[bool] = mapped_column(default=False)
     active: Mapped[bool] = mapped_column(default=True)
     sort_order: Mapped[int] = mapped_column(default=0)
+    # What a resident might write for this service, shown as an example at the description step.
+    example_zh: Mapped[str | None] = mapped_column(Text)
+    example_en: Mapped[str | None] = mapped_column(Text)
 
     target_group: Mapped[TargetGroup] = relationship(back_populates="categories", lazy="raise")
 
     def display_name(self, locale: str) -> str:
         return self.name_zh if locale == "zh_CN" else self.name_en
+
+    def example(self, locale: str) -> str | None:
+        return self.example_zh if locale == "zh_CN" else self.example_en

@@ -36,6 +36,20 @@ class Urgency(enum.StrEnum):
     URGENT = "urgent"
 
 
+class ContactRelation(enum.StrEnum):
+    """Whose phone number a request gives (本人 / 家属 / 其他联系人)."""
+
+    SELF = "self"
+    FAMILY = "family"
+    OTHER = "other"
+
+
+class AttachmentKind(enum.StrEnum):
+    PHOTO = "photo"
+    VOICE = "voice"
+    VIDEO_NOTE = "video_note"
+
+
 class EventKind(enum.StrEnum):
     CREATED = "created"
     ANNOUNCED = "announced"
@@ -69,7 +83,11 @@ class ServiceRequest(Base):
     description: Mapped[str] = mapped_column(Text)
     latitude: Mapped[float | None]
     longitude: Mapped[float | None]
-    contact_phone: Mapped[str | None] = mapped_column(String(32))
+    contact_phone: Mapped[str | None] = mapped_column(String(32))  # E.164
+    contact_relation: Mapped[ContactRelation | None] = mapped_column(str_enum(ContactRelation, "contact_relation"))
+    contact_name: Mapped[str | None] = mapped_column(String(64))  # a relative's or other contact's name
+    # When the resident agreed that this number may be called (sharing or typing it at the consent step).
+    contact_consent_at: Mapped[datetime | None]
     urgency: Mapped[Urgency] = mapped_column(str_enum(Urgency, "urgency"), default=Urgency.NORMAL)
     status: Mapped[RequestStatus] = mapped_column(str_enum(RequestStatus, "status"), default=RequestStatus.NEW)
     assigned_worker_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
@@ -87,6 +105,9 @@ class ServiceRequest(Base):
     category: Mapped[ServiceCategory] = relationship(lazy="joined")
     events: Mapped[list[RequestEvent]] = relationship(
         back_populates="request", order_by="RequestEvent.id", cascade="all, delete-orphan", lazy="raise"
+    )
+    attachments: Mapped[list[RequestAttachment]] = relationship(
+        back_populates="request", order_by="RequestAttachment.id", cascade="all, delete-orphan", lazy="raise"
     )
 
 
@@ -106,3 +127,25 @@ class RequestEvent(Base):
 
     request: Mapped[ServiceRequest] = relationship(back_populates="events", lazy="raise")
     actor: Mapped[User | None] = relationship(lazy="raise")
+
+
+class RequestAttachment(Base):
+    """A photo, voice message or video note a resident gave with a request, kept by Telegram file_id.
+
+    The media stay on Telegram's side; the bot re-sends them by ``file_id`` to whoever
+    opens the case. ``event_id`` is set when they came later, with added information.
+    """
+
+    __tablename__ = "request_attachment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("service_request.id", ondelete="CASCADE"), index=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("request_event.id", ondelete="SET NULL"))
+    kind: Mapped[AttachmentKind] = mapped_column(str_enum(AttachmentKind, "kind"))
+    file_id: Mapped[str] = mapped_column(String(255))
+    file_unique_id: Mapped[str] = mapped_column(String(64))
+    duration: Mapped[int | None]  # seconds, for voice messages and video notes
+    added_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column()
+
+    request: Mapped[ServiceRequest] = relationship(back_populates="attachments", lazy="raise")

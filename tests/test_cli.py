@@ -22,7 +22,7 @@ def test_migrate_seed_and_grant_the_first_coordinator(tmp_path: Path):
     env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'ops.sqlite3'}"}
     assert linli("db", "upgrade", cwd=tmp_path, env=env).returncode == 0
     seeded = linli("seed", cwd=tmp_path, env=env)
-    assert seeded.returncode == 0 and "catalogue loaded: 9 target groups, 28 services" in seeded.stdout
+    assert seeded.returncode == 0 and "catalogue loaded: 10 target groups, 29 services" in seeded.stdout
     sample = linli("seed", "--sample", cwd=tmp_path, env=env)
     assert sample.returncode == 0 and "3 communities" in sample.stdout
     again = linli("seed", "--sample", cwd=tmp_path, env=env)  # idempotent

@@ -43,14 +43,15 @@ async def _at_description_step(emulator, lang="zh_CN"):
         ("   ", "Please describe in a few words what help you need."),
         ("\u3000\n\t ", "Please describe in a few words what help you need."),
         ("帮" * 5000, "The description is too long. Please keep it within {limit} characters."),
-        ("😀😭🙏", "Please describe what you need in words, so the social worker understands."),
+        ("😀😭🙏", "“{text}” is too short for the social worker to understand. Please say who needs help and with "
+                    "what, for example “my mother needs help to see a doctor”, or send a voice message."),
     ],
     ids=["whitespace", "fullwidth-whitespace", "5000-chars", "emoji-only"],
 )
 async def test_a_bad_description_is_explained_and_the_draft_kept(emulator, session, lang, text, msgid):
     person = await _at_description_step(emulator, lang)
     await person.send_text(text)
-    await person.wait_for_message(T(msgid, lang, limit=500))
+    await person.wait_for_message(T(msgid, lang, limit=500, text=text.strip()))
     # Still on the same step: a good description goes through, earlier choices intact.
     await person.send_text("需要有人帮忙买菜。")
     await person.wait_for_message(T("If you would like a home visit, you can send your location.", lang))
@@ -63,18 +64,23 @@ async def test_an_empty_message_is_refused_by_telegram_and_the_step_survives(emu
     with pytest.raises(ValueError):
         await person.send_text("")
     await person.send_sticker()
-    await person.wait_for_message(T("Please type your description as a text message."))
+    await person.wait_for_message(T("Please type a few words, or send a voice message, a photo or a video message."))
+    await person.send_document()  # a file is not a description either
+    await person.wait_for_message(T("Please type a few words, or send a voice message, a photo or a video message."))
     await person.send_text("需要有人帮忙买菜。")
     await person.wait_for_message(T("If you would like a home visit, you can send your location."))
 
 
 @pytest.mark.parametrize("lang", ["zh_CN", "en"])
-async def test_a_photo_where_text_is_expected(emulator, lang):
+async def test_a_photo_caption_that_says_nothing_is_explained_and_the_photo_kept(emulator, lang):
     person = await _at_description_step(emulator, lang)
-    await person.send_photo()
-    await person.wait_for_message(T("Please type your description as a text message.", lang))
-    await person.send_photo(caption="this is my kitchen")
-    await person.wait_for_message(T("Please type your description as a text message.", lang))
+    await person.send_photo(caption="🙏")
+    await person.wait_for_message(T("“{text}” is too short for the social worker to understand. Please say who needs "
+                                    "help and with what, for example “my mother needs help to see a doctor”, or send "
+                                    "a voice message.", lang, text="🙏"))
+    shown = await person.wait_for_message(has_button(T("➡️ Continue", lang)))
+    assert T("Received: {media}. Send more, type a few words, or tap “➡️ Continue”.", lang,
+             media="照片1张" if lang == "zh_CN" else "1 photo") in shown.text
 
 
 async def test_typing_instead_of_pressing_a_button(emulator):
@@ -87,16 +93,34 @@ async def test_typing_instead_of_pressing_a_button(emulator):
     await person.wait_for_message(has_button("康复训练"))
 
 
-async def test_someone_elses_phone_number_is_refused(emulator, session):
-    person = await _at_description_step(emulator)
+async def _at_phone_step(emulator, lang: str = "zh_CN"):  # noqa: ANN001, ANN202
+    person = await _at_description_step(emulator, lang)
     await person.send_text("需要有人帮忙买菜。")
-    await person.wait_for_message(T("If you would like a home visit, you can send your location."))
-    await person.tap_reply(T("Skip"))
-    await person.wait_for_message(T("May the social worker call you? Tap the button to share your phone number."))
-    await person.share_contact("+8613700000000", user_id=person.id + 1, first_name="邻居")
-    await person.wait_for_message(T("Please share your own number with the button below."))
-    await person.send_location(1.0, 2.0)
-    await person.wait_for_message(T("Please tap the button below to share your number, or “Skip”."))
+    await person.wait_for_message(T("If you would like a home visit, you can send your location.", lang))
+    await person.tap_reply(T("Skip", lang))
+    await person.wait_for_message(T("May the social worker call you? Tap the button to share your phone number.", lang))
+    return person
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["12345", "95588", "abc", "1391234567", "1" * 40, "+86 139"],
+    ids=["short", "service-number", "letters", "10-digit-mobile", "oversized", "incomplete"],
+)
+async def test_a_typed_phone_number_that_cannot_be_called_is_refused_and_the_step_stays(emulator, session, typed):
+    person = await _at_phone_step(emulator)
+    await person.send_text(typed)
+    refusal = await person.wait_for_message(
+        lambda m: T("This does not look like a phone number. Please type a mobile number such as 13912345678, "
+                    "or a landline with its area code such as 0351-1234567.") in m.text
+        or "不是可以拨打的电话号码" in m.text
+    )
+    assert refusal.text
+    await person.send_location(1.0, 2.0)  # neither a number nor a button
+    await person.wait_for_message(T("Please type a phone number, tap the button below to share yours, or tap “Skip”."))
+    await person.send_text("13912345678")  # the step is still there and takes a good number
+    await person.wait_for_message(T("Whose number is {phone}?", phone="139 1234 5678"))
+    assert await requests_of(session, person) == []
 
 
 @pytest.mark.parametrize("lang", ["zh_CN", "en"])
@@ -150,7 +174,7 @@ async def test_an_old_button_after_cancelling_does_nothing(emulator, session, la
     # The old menu lost its buttons; a press that was on its way (or forged) is refused.
     query = await person.press_data(data, message_id=menu.message_id)
     answer = await person.wait_for_callback_answer(query)
-    assert answer.text == T("This button is no longer active. Send /new to start again.", lang)
+    assert answer.text == T("This button is no longer active. Please use the menu below.", lang)
     assert await requests_of(session, person) == []
 
 
@@ -211,7 +235,7 @@ async def test_forged_callback_data_cannot_open_or_cancel_anothers_request(emula
     for data in ("rq:view:not-a-number", "rq:explode:1", "xx:1", RequestCB(action="view", id=10**9).pack()):
         query = await intruder.press_data(data, message_id=anchor.message_id)
         answer = await intruder.wait_for_callback_answer(query)
-        assert answer.text in {T("This button is no longer active. Send /new to start again.", lang),
+        assert answer.text in {T("This button is no longer active. Please use the menu below.", lang),
                                T("This request could not be found.", lang)}
 
 
@@ -296,7 +320,7 @@ async def test_a_menu_from_an_abandoned_start_does_not_drive_the_new_one(emulato
     assert new.message_id != old.message_id
     query = await person.press_data(old_data, message_id=old.message_id)
     answer = await person.wait_for_callback_answer(query)
-    assert answer.text == T("This button is no longer active. Send /new to start again.")
+    assert answer.text == T("This button is no longer active. Please use the menu below.")
     await person.press("老年人", message_id=new.message_id)
     await person.wait_for_message(has_button("康复训练"))
 

@@ -7,7 +7,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from models import EventKind, OutboxStatus, OutgoingMessage, RequestEvent, RequestStatus
+from models import ContactRelation, EventKind, OutboxStatus, OutgoingMessage, RequestEvent, RequestStatus
 from tests.conftest import CLOCK, next_telegram_id
 from tests.support import (
     COMMUNITY_BUTTON,
@@ -87,7 +87,8 @@ async def test_a_resident_files_a_request_and_the_communitys_social_worker_is_to
 
     summary = person.last_message
     assert T("Please check your request:", lang) in summary.text
-    assert description in summary.text and "+8613900000001" in summary.text and service in summary.text
+    assert description in summary.text and service in summary.text
+    assert T("{phone} (mine)", lang, phone="139 0000 0001") in summary.text
 
     worker_mark = li_jing.mark()
     await person.press(T("✅ Send request", lang))
@@ -103,13 +104,14 @@ async def test_a_resident_files_a_request_and_the_communitys_social_worker_is_to
     # She opens the card: it shows the consented phone and the shared location.
     await li_jing.press(T("Open request", "zh_CN"), message_id=notice.message_id)
     card = await li_jing.wait_for_message(T("Timeline:", "zh_CN"))
-    assert number in card.text and "+8613900000001" in card.text
+    assert number in card.text and T("{phone} (mine)", "zh_CN", phone="139 0000 0001") in card.text
     location = await li_jing.wait_for_message(lambda m: m.kind == "location")
     assert location.latitude == pytest.approx(37.87)
 
     [request] = await requests_of(session, person)
     assert request.number == number and request.status is RequestStatus.NEW
     assert request.contact_phone == "+8613900000001" and request.latitude == pytest.approx(37.87)
+    assert request.contact_relation is ContactRelation.SELF and request.contact_consent_at is not None
     kinds = [e.kind for e in (await session.scalars(select(RequestEvent).where(RequestEvent.request_id == request.id))).all()]
     assert kinds == [EventKind.CREATED, EventKind.ANNOUNCED]
     sent = (await session.scalars(select(OutgoingMessage).where(OutgoingMessage.params["number"].as_string() == number))).all()

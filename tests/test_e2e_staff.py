@@ -100,7 +100,7 @@ async def test_only_coordinators_can_invite(emulator, session, world):
     for forged in ("aBcD1234\x1drole:coordinator", "role:social_worker", "iv:social_worker"):
         query = await resident.press_data(forged, message_id=resident.last_message.message_id)
         answer = await resident.wait_for_callback_answer(query)
-        assert answer.text == T("This button is no longer active. Send /new to start again.")
+        assert answer.text == T("This button is no longer active. Please use the menu below.")
     li_jing = emulator.user(world.people["li_jing"].telegram_id, "李静")
     await li_jing.send_text("/invite")
     await li_jing.wait_for_message(T("Only coordinators can invite staff."))

@@ -106,6 +106,8 @@ class BotMessage:
             body = f"📄 {self.document_name} {self.text}".rstrip()
         elif self.kind == "photo":
             body = f"🖼 {self.text}".rstrip()
+        elif self.kind in ("voice", "video_note"):
+            body = f"{'🎤' if self.kind == 'voice' else '⏺'} {self.text}".rstrip()
         elif self.kind == "location":
             body = f"📍 {self.latitude}, {self.longitude}"
         else:

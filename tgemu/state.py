@@ -550,6 +550,12 @@ def _transcript_text(message: BotMessage) -> str:
         return f"{head} {message.text}".rstrip()
     if message.kind == "photo":
         return f"🖼 {message.text}".rstrip()
+    if message.kind == "voice":
+        duration = message.file.duration if message.file and message.file.duration else 1
+        return f"🎤 voice {duration}s {message.text}".rstrip()
+    if message.kind == "video_note":
+        duration = message.file.duration if message.file and message.file.duration else 1
+        return f"⏺ video note {duration}s"
     if message.kind == "location":
         return f"📍 {message.latitude}, {message.longitude}"
     return message.text

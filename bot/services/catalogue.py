@@ -44,6 +44,8 @@ async def load_catalogue(session: AsyncSession, path: Path = CATALOGUE_FILE) -> 
         category.rural = bool(item.get("rural", False))
         category.response_minutes = int(item.get("response_minutes", 1440))
         category.volunteers_allowed = bool(item.get("volunteers", False))
+        category.example_zh = item.get("example_zh")
+        category.example_en = item.get("example_en")
         category.sort_order = order
         category.active = True
         session.add(category)

@@ -7,10 +7,13 @@ announced to the social workers whose home community it is in.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
+import phonenumbers
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
@@ -23,7 +26,11 @@ from bot.services.notices import Notice, NoticeButton, enqueue, localized
 from bot.services.paging import clamp_page
 from models import (
     CANCELLABLE,
+    OPEN_STATUSES,
+    AttachmentKind,
+    ContactRelation,
     EventKind,
+    RequestAttachment,
     RequestCounter,
     RequestEvent,
     RequestStatus,
@@ -38,6 +45,19 @@ log = logging.getLogger(__name__)
 
 DESCRIPTION_MAX = 500
 DESCRIPTION_MIN_LETTERS = 2
+# Photos, voice messages and video notes per request draft or per addition (an album holds 10).
+ATTACHMENTS_MAX = 10
+CONTACT_NAME_MAX = 64
+
+
+@dataclass(frozen=True)
+class AttachmentDraft:
+    """A photo, voice message or video note as Telegram described it."""
+
+    kind: AttachmentKind
+    file_id: str
+    file_unique_id: str
+    duration: int | None = None
 
 
 @dataclass(frozen=True)
@@ -49,7 +69,10 @@ class RequestDraft:
     description: str
     latitude: float | None = None
     longitude: float | None = None
-    phone: str | None = None
+    phone: str | None = None  # E.164, from the shared contact or typed (see `parse_phone`)
+    contact_relation: ContactRelation | None = None
+    contact_name: str | None = None
+    attachments: tuple[AttachmentDraft, ...] = field(default_factory=tuple)
 
 
 @dataclass(frozen=True)
@@ -58,10 +81,16 @@ class Filed:
     created: bool  # False when the same draft was confirmed twice
 
 
-def clean_description(text: str | None) -> str:
-    """The description as stored, or InvalidInput saying how to fix it."""
+def clean_description(text: str | None, *, has_media: bool = False) -> str:
+    """The description as stored, or InvalidInput saying how to fix it.
+
+    With a photo, voice message or video note the words are optional: the media
+    say what is needed. Words given must still say something.
+    """
     cleaned = (text or "").strip()
     if not cleaned:
+        if has_media:
+            return ""
         raise InvalidInput(N_("Please describe in a few words what help you need."))
     if len(cleaned) > DESCRIPTION_MAX:
         raise InvalidInput(
@@ -71,8 +100,118 @@ def clean_description(text: str | None) -> str:
         )
     # Letters in any script (Chinese characters count) or digits; emoji alone say too little.
     if sum(1 for ch in cleaned if ch.isalnum()) < DESCRIPTION_MIN_LETTERS:
-        raise InvalidInput(N_("Please describe what you need in words, so the social worker understands."))
+        raise InvalidInput(
+            N_("“{text}” is too short for the social worker to understand. Please say who needs help and with "
+               "what, for example “my mother needs help to see a doctor”, or send a voice message."),
+            text=cleaned,
+        )
     return cleaned
+
+
+def combine_description(current: str, addition: str) -> str:
+    """Words added to what was already written (a photo's caption after a voice message)."""
+    if not current:
+        return addition
+    if not addition or addition in current:
+        return current
+    return f"{current}\n{addition}"
+
+
+# Number types a person can be called on; service numbers (95588, 400…) and short codes are not.
+_CALLABLE = frozenset(
+    {
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.FIXED_LINE,
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    }
+)
+
+
+def parse_phone(text: str | None) -> str:
+    """A typed or shared phone number as E.164, or InvalidInput with examples.
+
+    Mainland mobiles (13912345678), landlines with their area code (0351 1234567,
+    (0351)7654321, 010-12345678) and numbers with +86 or spaces are understood;
+    numbers abroad need their country code.
+    """
+    raw = (text or "").strip()
+    digits = sum(ch.isdigit() for ch in raw)
+    if not raw or len(raw) > 32 or digits < 5:
+        raise InvalidInput(
+            N_("This does not look like a phone number. Please type a mobile number such as 13912345678, "
+               "or a landline with its area code such as 0351-1234567.")
+        )
+    try:
+        number = phonenumbers.parse(raw, "CN")
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number) or phonenumbers.number_type(number) not in _CALLABLE:
+        raise InvalidInput(
+            N_("{text} is not a phone number that can be called. Please check it: a mobile number has 11 digits "
+               "(13912345678); a landline needs its area code (0351-1234567)."),
+            text=raw,
+        )
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def format_phone(e164: str) -> str:
+    """A stored number as people read it: 139 1234 5678, 0351 123 4567; others internationally."""
+    try:
+        number = phonenumbers.parse(e164, "CN")
+    except phonenumbers.NumberParseException:
+        return e164
+    if phonenumbers.region_code_for_number(number) == "CN":
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def clean_contact_name(text: str | None) -> str:
+    cleaned = " ".join((text or "").split())
+    if not cleaned or not any(ch.isalpha() for ch in cleaned):
+        raise InvalidInput(N_("Please type the name of the person we may call, for example “女儿 王芳”."))
+    if len(cleaned) > CONTACT_NAME_MAX:
+        raise InvalidInput(N_("Please keep the name within {limit} characters."), limit=CONTACT_NAME_MAX)
+    return cleaned
+
+
+def media_summary(kinds: list[tuple[AttachmentKind, int | None]]) -> dict[str, str]:
+    """"1 voice message (0:12), 2 photos" in both languages, for notices rendered later."""
+    counts = Counter(kind for kind, _duration in kinds)
+    voice_seconds = sum(duration or 0 for kind, duration in kinds if kind is AttachmentKind.VOICE)
+    zh: list[str] = []
+    en: list[str] = []
+    if counts[AttachmentKind.VOICE]:
+        length = f"{voice_seconds // 60}:{voice_seconds % 60:02d}"
+        zh.append(f"语音{counts[AttachmentKind.VOICE]}条（{length}）")
+        en.append(f"{counts[AttachmentKind.VOICE]} voice message{'s' if counts[AttachmentKind.VOICE] > 1 else ''} ({length})")
+    if counts[AttachmentKind.VIDEO_NOTE]:
+        zh.append(f"视频消息{counts[AttachmentKind.VIDEO_NOTE]}条")
+        en.append(f"{counts[AttachmentKind.VIDEO_NOTE]} video message{'s' if counts[AttachmentKind.VIDEO_NOTE] > 1 else ''}")
+    if counts[AttachmentKind.PHOTO]:
+        zh.append(f"照片{counts[AttachmentKind.PHOTO]}张")
+        en.append(f"{counts[AttachmentKind.PHOTO]} photo{'s' if counts[AttachmentKind.PHOTO] > 1 else ''}")
+    return {"zh_CN": "、".join(zh), "en": ", ".join(en)}
+
+
+def _attachment_rows(
+    request: ServiceRequest, drafts: tuple[AttachmentDraft, ...], added_by: User, now: datetime,
+    event: RequestEvent | None = None,
+) -> list[RequestAttachment]:
+    if len(drafts) > ATTACHMENTS_MAX:
+        raise InvalidInput(N_("Please send at most {limit} photos or recordings at a time."), limit=ATTACHMENTS_MAX)
+    return [
+        RequestAttachment(
+            request_id=request.id,
+            event_id=event.id if event is not None else None,
+            kind=draft.kind,
+            file_id=draft.file_id[:255],
+            file_unique_id=draft.file_unique_id[:64],
+            duration=draft.duration,
+            added_by_id=added_by.id,
+            created_at=now,
+        )
+        for draft in drafts
+    ]
 
 
 async def _next_number(session: AsyncSession, year: int) -> str:
@@ -122,7 +261,12 @@ async def file_request(session: AsyncSession, resident: User, draft: RequestDraf
     category = await catalogue.offered_category(session, community, draft.category_id)
     if category is None:
         raise InvalidInput(N_("This service is not offered in your community. Please choose again."))
-    description = clean_description(draft.description)
+    description = clean_description(draft.description, has_media=bool(draft.attachments))
+    relation = draft.contact_relation or (ContactRelation.SELF if draft.phone else None)
+    if draft.phone and relation is not ContactRelation.SELF:
+        contact_name = clean_contact_name(draft.contact_name)
+    else:
+        contact_name = None
 
     local_year = now.astimezone(ZoneInfo(community.timezone)).year
     request = ServiceRequest(
@@ -133,6 +277,10 @@ async def file_request(session: AsyncSession, resident: User, draft: RequestDraf
         latitude=draft.latitude,
         longitude=draft.longitude,
         contact_phone=draft.phone,
+        contact_relation=relation if draft.phone else None,
+        contact_name=contact_name,
+        # Given at the step that asks whether the social worker may call: that is the consent.
+        contact_consent_at=now if draft.phone else None,
         status=RequestStatus.NEW,
         respond_by=now + timedelta(minutes=category.response_minutes),
         draft_token=draft.token,
@@ -159,15 +307,29 @@ async def file_request(session: AsyncSession, resident: User, draft: RequestDraf
         RequestEvent(request_id=request.id, actor_id=resident.id, kind=EventKind.CREATED,
                      to_status=RequestStatus.NEW, created_at=now)
     )
-    if draft.phone:
-        # Shared with the consent button: remembered, with when the consent was given.
+    session.add_all(_attachment_rows(request, draft.attachments, resident, now))
+    if draft.phone and relation is ContactRelation.SELF:
+        # Their own number, given at the consent step: remembered, with when the consent was given.
         resident.phone = draft.phone
         resident.phone_consent_at = now
-    await _announce(session, request, resident, now=now)
+    await _announce(session, request, resident, draft.attachments, now=now)
     return Filed(request, created=True)
 
 
-async def _announce(session: AsyncSession, request: ServiceRequest, resident: User, *, now: datetime) -> None:
+def _description_param(description: str, attachments: tuple[AttachmentDraft, ...]) -> dict[str, Any] | str:
+    """The description as a notice shows it: the words, and what media came with them."""
+    if not attachments:
+        return description
+    media = media_summary([(a.kind, a.duration) for a in attachments])
+    if not description:
+        return localized(f"[{media['zh_CN']}]", f"[{media['en']}]")
+    return localized(f"{description} [{media['zh_CN']}]", f"{description} [{media['en']}]")
+
+
+async def _announce(
+    session: AsyncSession, request: ServiceRequest, resident: User, attachments: tuple[AttachmentDraft, ...] = (),
+    *, now: datetime,
+) -> None:
     """Tell the community's social workers; with none on duty, tell the coordinators."""
     workers = await community_social_workers(session, request.community_id)
     params = {
@@ -175,7 +337,7 @@ async def _announce(session: AsyncSession, request: ServiceRequest, resident: Us
         "community": localized(request.community.name, request.community.name_en),
         "service": localized(request.category.name_zh, request.category.name_en),
         "resident": resident.display_name,
-        "description": request.description,
+        "description": _description_param(request.description, attachments),
     }
     view = (NoticeButton(N_("Open request"), "request.view", request.id),)
     if workers:
@@ -254,6 +416,7 @@ async def get_visible(session: AsyncSession, viewer: User, request_id: int) -> S
         .options(
             selectinload(ServiceRequest.events).selectinload(RequestEvent.actor),
             selectinload(ServiceRequest.resident),
+            selectinload(ServiceRequest.attachments),
         )
     )
     if request is None:
@@ -300,6 +463,62 @@ async def cancel_request(session: AsyncSession, resident: User, request_id: int,
         session,
         *(
             Notice(r, N_("Request {number} was cancelled by the resident."), {"number": request.number})
+            for r in recipients
+        ),
+        now=now,
+    )
+    return request
+
+
+def can_add_information(user: User, request: ServiceRequest) -> bool:
+    """The resident who filed it, while the case is open."""
+    return request.resident_id == user.id and request.status in OPEN_STATUSES
+
+
+async def add_information(
+    session: AsyncSession,
+    resident: User,
+    request_id: int,
+    text: str | None,
+    attachments: tuple[AttachmentDraft, ...] = (),
+    *,
+    notify: bool = True,
+    now: datetime,
+) -> ServiceRequest:
+    """Words, photos or recordings a resident adds to their open request, on its timeline.
+
+    Whoever is handling it is told (unless ``notify`` is off: the rest of a photo
+    album): the assigned social worker, or else those who were told of the request
+    (the community's social workers, or the coordinators).
+    """
+    request = await session.get(ServiceRequest, request_id)
+    if request is None:
+        raise NotFound(N_("This request could not be found."))
+    if request.resident_id != resident.id:
+        raise PermissionDenied(N_("Only the person who filed a request can add to it."))
+    if request.status not in OPEN_STATUSES:
+        raise InvalidState(N_("Request {number} is closed; please send /new if you need help again."),
+                           number=request.number)
+    words = clean_description(text, has_media=bool(attachments))
+    event = RequestEvent(request_id=request.id, actor_id=resident.id, kind=EventKind.NOTE,
+                         note=words or None, created_at=now)
+    session.add(event)
+    await session.flush()
+    session.add_all(_attachment_rows(request, attachments, resident, now, event))
+    request.updated_at = now
+    if not notify:
+        return request
+    if request.assigned_worker_id is not None:
+        worker = await session.get(User, request.assigned_worker_id)
+        recipients = [worker] if worker else []
+    else:
+        recipients = await community_social_workers(session, request.community_id) or await coordinators(session)
+    enqueue(
+        session,
+        *(
+            Notice(r, N_("➕ The resident added to request {number}:\n“{description}”"),
+                   {"number": request.number, "description": _description_param(words, attachments)},
+                   (NoticeButton(N_("Open request"), "request.view", request.id),))
             for r in recipients
         ),
         now=now,
