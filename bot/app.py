@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import logging
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from aiogram import Bot, Dispatcher, F
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ChatType, ParseMode
+from aiogram.exceptions import TelegramNetworkError
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder
 from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
 from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
+from aiogram.methods import TelegramMethod
+from aiogram.methods.base import TelegramType
 from aiogram.types import Update
 from aiogram.utils.i18n import I18n
 from aiogram_dialog import setup_dialogs
@@ -25,6 +30,7 @@ from bot.config import Settings
 from bot.db import make_engine, make_session_factory
 from bot.delivery.retry import RetryRequestMiddleware
 from bot.delivery.sender import OutboxSender
+from bot.health import Heartbeat
 from bot.i18n import make_i18n
 from bot.menus import set_default_menus
 from bot.middlewares import DbSessionMiddleware, UserLocaleMiddleware, UserMiddleware
@@ -50,6 +56,7 @@ class App:
     sender: OutboxSender
     storage: BaseStorage
     clock: Clock
+    heartbeat: Heartbeat | None = None
 
     async def start_polling(self, **kwargs: object) -> None:
         """Long polling with the update concurrency the database pool is sized for."""
@@ -78,15 +85,55 @@ class LinliDispatcher(Dispatcher):
                 self._on_update_done(update.update_id)
 
 
-def make_bot(settings: Settings, token: str) -> Bot:
-    session = (
-        AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_base))
-        if settings.telegram_api_base
-        else AiohttpSession()
-    )
+class ProxySession(AiohttpSession):
+    """aiogram's session through TELEGRAM_PROXY; an https:// proxy is reached over TLS.
+
+    aiohttp-socks (behind aiogram's `proxy=`) knows http, socks4 and socks5 URLs; for
+    https it is given the http URL plus a TLS context for the connection to the proxy.
+    Its errors (proxy refused, proxy authentication failed) are not aiohttp's, so
+    aiogram would let them through raw; here they become `TelegramNetworkError` like
+    any other network failure, for the retries, the polling loop and the start-up line.
+    """
+
+    def __init__(self, proxy_url: str, **kwargs: Any) -> None:
+        parts = urlsplit(proxy_url)
+        self.proxy_tls = parts.scheme.lower() == "https"
+        if self.proxy_tls:
+            proxy_url = urlunsplit(("http", *parts[1:]))
+        super().__init__(proxy=proxy_url, **kwargs)
+
+    def _setup_proxy_connector(self, proxy: Any) -> None:
+        super()._setup_proxy_connector(proxy)
+        if getattr(self, "proxy_tls", False):
+            # aiohttp-socks' ProxyConnector takes proxy_ssl; aiogram builds the connector from this dict.
+            self._connector_init["proxy_ssl"] = ssl.create_default_context()
+
+    async def make_request(self, bot: Bot, method: TelegramMethod[TelegramType], timeout: int | None = None) -> Any:
+        from aiohttp_socks import ProxyConnectionError, ProxyError, ProxyTimeoutError
+
+        try:
+            return await super().make_request(bot, method, timeout)
+        except (ProxyConnectionError, ProxyError, ProxyTimeoutError) as error:
+            raise TelegramNetworkError(method=method, message=f"{type(error).__name__}: {error}") from error
+
+
+def make_session(settings: Settings) -> AiohttpSession:
+    """The Bot API HTTP session: api.telegram.org or TELEGRAM_API_BASE, directly or through TELEGRAM_PROXY."""
+    kwargs: dict[str, Any] = {}
+    if settings.telegram_api_base:
+        kwargs["api"] = TelegramAPIServer.from_base(settings.telegram_api_base)
+    if settings.proxy_url:
+        return ProxySession(settings.proxy_url, **kwargs)
+    return AiohttpSession(**kwargs)
+
+
+def make_bot(settings: Settings, token: str, *, heartbeat: Heartbeat | None = None) -> Bot:
+    session = make_session(settings)
     # Outermost first: the update's work is committed once, then the call is retried if Telegram is busy.
     session.middleware(CommitBeforeSend())
     session.middleware(RetryRequestMiddleware())
+    if heartbeat is not None:
+        session.middleware(heartbeat)  # innermost: a beat means Telegram answered getUpdates
     return Bot(token=token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
 
@@ -134,7 +181,8 @@ def build_app(
     engine = engine or make_engine(settings.database_url, concurrency=settings.update_concurrency)
     session_factory = make_session_factory(engine)
     i18n = make_i18n(settings.default_locale)
-    bot = make_bot(settings, token)
+    heartbeat = Heartbeat(settings.heartbeat_file) if settings.heartbeat_file else None
+    bot = make_bot(settings, token, heartbeat=heartbeat)
     storage = make_storage(settings)
     sender = OutboxSender(
         bot,
@@ -168,7 +216,7 @@ def build_app(
     dp.include_routers(*build_routers())
     setup_dialogs(dp)
 
-    app = App(settings, bot, dp, engine, session_factory, i18n, sender, storage, clock)
+    app = App(settings, bot, dp, engine, session_factory, i18n, sender, storage, clock, heartbeat)
 
     async def _startup() -> None:
         await on_startup(app)
@@ -182,6 +230,8 @@ def build_app(
 
 
 async def on_startup(app: App) -> None:
+    if app.heartbeat is not None:
+        app.heartbeat.reset()  # fresh again only once this process has polled
     if app.settings.admin_ids:
         async with app.session_factory() as session, session.begin():
             granted = await users.ensure_coordinators(session, app.settings.admin_ids, now=app.clock.now())
@@ -194,6 +244,8 @@ async def on_startup(app: App) -> None:
 
 
 async def on_shutdown(app: App) -> None:
+    if app.heartbeat is not None:
+        app.heartbeat.reset()  # a stopped bot is not alive, whatever the file's age
     await app.sender.stop()
     await app.storage.close()
     await app.engine.dispose()

@@ -7,13 +7,18 @@ environment variable, so an operator sees what to fix instead of a traceback.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import SplitResult, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SUPPORTED_LOCALES: tuple[str, ...] = ("zh_CN", "en")
+
+# Proxy schemes aiogram's AiohttpSession handles (through aiohttp-socks); https means TLS to the proxy.
+PROXY_SCHEMES: tuple[str, ...] = ("http", "https", "socks5", "socks4")
 
 
 class ConfigError(Exception):
@@ -32,6 +37,8 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///./linli.sqlite3"
     redis_url: str | None = None
     telegram_api_base: str | None = None
+    # Where api.telegram.org is blocked: an HTTP or SOCKS proxy for every Bot API call. Secret: it may carry a password.
+    telegram_proxy: SecretStr | None = None
     default_locale: Literal["zh_CN", "en"] = "zh_CN"
     timezone: str = "Asia/Shanghai"
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
@@ -39,6 +46,8 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # Updates handled at once (aiogram's tasks_concurrency_limit); the PostgreSQL pool is sized to it.
     update_concurrency: int = Field(default=16, ge=1, le=200)
+    # `linli run` touches this file while it polls Telegram; `linli health` reads its age. Unset: no heartbeat.
+    heartbeat_file: Path | None = None
 
     @field_validator("bot_token", mode="before")
     @classmethod
@@ -87,6 +96,33 @@ class Settings(BaseSettings):
             raise ValueError("use an http:// or https:// base URL")
         return url
 
+    @field_validator("telegram_proxy", mode="before")
+    @classmethod
+    def _proxy_url(cls, value: object) -> object:
+        if value is None:
+            return None
+        text = (value.get_secret_value() if isinstance(value, SecretStr) else str(value)).strip()
+        if not text:
+            return None
+        # Messages below never repeat the URL: it may hold the proxy's password.
+        try:
+            parts = urlsplit(text)
+            port = parts.port
+        except ValueError:
+            raise ValueError("not a URL; use scheme://[user:password@]host:port") from None
+        if parts.scheme.lower() not in PROXY_SCHEMES:
+            raise ValueError(f"use one of {', '.join(s + '://' for s in PROXY_SCHEMES)} followed by host:port")
+        if not parts.hostname or port is None:
+            raise ValueError("give the proxy's host and port: scheme://[user:password@]host:port")
+        return text
+
+    @field_validator("heartbeat_file", mode="before")
+    @classmethod
+    def _optional_path(cls, value: object) -> object:
+        if value is None or str(value).strip() == "":
+            return None
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _zone_exists(cls, value: str) -> str:
@@ -104,7 +140,11 @@ class Settings(BaseSettings):
             for part in parts:
                 if not part.lstrip("-").isdigit():
                     raise ValueError(f"{part!r} is not a Telegram user id")
-            return [int(p) for p in parts]
+            value = [int(p) for p in parts]
+        if isinstance(value, list):
+            for item in value:
+                if isinstance(item, int) and item <= 0:
+                    raise ValueError(f"{item} is a group or channel id, not a person's Telegram user id")
         return value
 
     @property
@@ -115,10 +155,31 @@ class Settings(BaseSettings):
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
+    @property
+    def proxy_url(self) -> str | None:
+        """The proxy URL itself, for the HTTP session only: never log or print it."""
+        return self.telegram_proxy.get_secret_value() if self.telegram_proxy else None
+
+    @property
+    def proxy_display(self) -> str | None:
+        """The proxy URL with its password masked, fit for messages and logs."""
+        url = self.proxy_url
+        return mask_password(url) if url else None
+
     def require_token(self) -> str:
         if self.bot_token is None:
             raise ConfigError("BOT_TOKEN: not set; get one from @BotFather and put it in the environment or .env")
         return self.bot_token.get_secret_value()
+
+
+def mask_password(url: str) -> str:
+    """`socks5://user:secret@host:1080` → `socks5://user:***@host:1080`; unchanged without a password."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    netloc = f"{parts.username}:***@{host}" if parts.username else f":***@{host}"
+    return SplitResult(parts.scheme, netloc, parts.path, parts.query, parts.fragment).geturl()
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -6,6 +6,7 @@ and how to fix it, not a pydantic report or a traceback.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -25,6 +26,9 @@ ENV_NAMES = (
     "ADMIN_IDS",
     "INVITE_TTL_HOURS",
     "LOG_LEVEL",
+    "TELEGRAM_PROXY",
+    "HEARTBEAT_FILE",
+    "UPDATE_CONCURRENCY",
 )
 
 
@@ -114,6 +118,13 @@ def test_a_well_formed_environment_is_taken_as_given(clean_env: pytest.MonkeyPat
         ("INVITE_TTL_HOURS", "0"),
         ("INVITE_TTL_HOURS", "three days"),
         ("LOG_LEVEL", "verbose"),
+        ("ADMIN_IDS", "7,-1001234567890"),
+        ("ADMIN_IDS", "0"),
+        ("TELEGRAM_PROXY", "ftp://user:pw@proxy:21"),
+        ("TELEGRAM_PROXY", "socks5h://proxy:1080"),
+        ("TELEGRAM_PROXY", "proxy.example:1080"),
+        ("TELEGRAM_PROXY", "http://user:pw@proxy"),
+        ("TELEGRAM_PROXY", "socks5://user:pw@proxy:port"),
     ],
 )
 def test_a_malformed_value_is_one_line_naming_the_variable(
@@ -198,3 +209,171 @@ def test_a_malformed_variable_stops_the_cli_with_one_line(tmp_path: Path) -> Non
     assert len(lines) == 1, result.stderr
     assert "TIMEZONE" in lines[0]
     assert "Traceback" not in result.stderr
+
+
+def test_every_setting_is_isolated_by_these_tests() -> None:
+    assert {name.upper() for name in Settings.model_fields} <= set(ENV_NAMES)
+
+
+# --- TELEGRAM_PROXY ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://proxy.example:3128", "https://proxy.example:443", "socks5://ops:s3cret@10.0.0.1:1080",
+     "socks4://10.0.0.1:1080", "SOCKS5://10.0.0.1:1080"],
+)
+def test_a_proxy_of_each_kind_is_accepted(clean_env: pytest.MonkeyPatch, url: str) -> None:
+    clean_env.setenv("TELEGRAM_PROXY", url)
+
+    settings = load_settings(_env_file=None)
+
+    assert settings.proxy_url == url
+    assert "s3cret" not in repr(settings) and "s3cret" not in str(settings.proxy_display)
+
+
+def test_a_bad_proxy_never_repeats_its_password(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("TELEGRAM_PROXY", "ftp://ops:s3cret@proxy:21")
+
+    with pytest.raises(ConfigError) as caught:
+        load_settings(_env_file=None)
+
+    assert str(caught.value).startswith("TELEGRAM_PROXY: ") and "s3cret" not in str(caught.value)
+
+
+def test_the_proxy_password_is_masked_for_display(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("TELEGRAM_PROXY", "socks5://ops:s3cret@10.0.0.1:1080")
+
+    assert load_settings(_env_file=None).proxy_display == "socks5://ops:***@10.0.0.1:1080"
+    assert load_settings(telegram_proxy="http://10.0.0.1:3128", _env_file=None).proxy_display == (
+        "http://10.0.0.1:3128"
+    )
+    assert load_settings(_env_file=None, telegram_proxy=None).proxy_url is None
+
+
+@pytest.mark.parametrize(("url", "tls"), [("socks5://ops:s3cret@10.0.0.1:1080", False),
+                                          ("socks4://10.0.0.1:1080", False),
+                                          ("https://ops:s3cret@10.0.0.1:443", True)])
+async def test_the_bot_session_carries_the_proxy(url: str, tls: bool) -> None:
+    from aiohttp_socks import ProxyConnector
+    from python_socks import ProxyType
+
+    from bot.app import ProxySession, make_bot
+
+    bot = make_bot(Settings(telegram_proxy=url, _env_file=None), "123456:ABC")
+    try:
+        session = bot.session
+        assert isinstance(session, ProxySession)
+        client = await session.create_session()
+        connector = client.connector
+        assert isinstance(connector, ProxyConnector)
+        assert connector._proxy_host == "10.0.0.1"
+        expected = {"socks5": ProxyType.SOCKS5, "socks4": ProxyType.SOCKS4, "https": ProxyType.HTTP}
+        assert connector._proxy_type is expected[url.split(":")[0]]
+        assert (connector._proxy_ssl is not None) is tls
+    finally:
+        await bot.session.close()
+
+
+async def _connect_proxy(seen: list[tuple[str, str | None]]):
+    """A minimal HTTP CONNECT proxy that demands a login: records what it was asked, then tunnels."""
+    import base64
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while chunk := await reader.read(65536):
+                writer.write(chunk)
+                await writer.drain()
+        finally:
+            writer.close()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = (await reader.readuntil(b"\r\n\r\n")).decode()
+        request, *headers = head.strip().split("\r\n")
+        auth = next((h.split(" ", 2)[2] for h in headers if h.lower().startswith("proxy-authorization:")), None)
+        target = request.split()[1]
+        seen.append((target, base64.b64decode(auth).decode() if auth else None))
+        if auth is None:
+            writer.write(b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n")
+            await writer.drain()
+            writer.close()
+            return
+        host, port = target.rsplit(":", 1)
+        upstream_reader, upstream_writer = await asyncio.open_connection(host, int(port))
+        writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        await writer.drain()
+        await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer))
+
+    return await asyncio.start_server(handle, "127.0.0.1", 0)
+
+
+async def test_bot_api_calls_go_through_the_proxy() -> None:
+    from bot.app import make_bot
+    from tgemu import BotAPIEmulator
+
+    seen: list[tuple[str, str | None]] = []
+    proxy = await _connect_proxy(seen)
+    port = proxy.sockets[0].getsockname()[1]
+    try:
+        async with BotAPIEmulator("123456:PROXIED") as emu:
+            settings = Settings(telegram_api_base=emu.base_url, telegram_proxy=f"http://ops:s3cret@127.0.0.1:{port}",
+                                _env_file=None)
+            bot = make_bot(settings, "123456:PROXIED")
+            try:
+                me = await bot.get_me()
+            finally:
+                await bot.session.close()
+    finally:
+        proxy.close()
+        await proxy.wait_closed()
+
+    assert me.id == 123456
+    assert seen and seen[0] == (emu.base_url.removeprefix("http://"), "ops:s3cret")
+
+
+async def test_a_proxy_failure_is_a_telegram_network_error() -> None:
+    from aiogram.exceptions import TelegramNetworkError
+
+    from bot.app import make_bot
+
+    bot = make_bot(Settings(telegram_proxy="socks5://127.0.0.1:1", _env_file=None), "123456:ABC")
+    try:
+        with pytest.raises(TelegramNetworkError, match="ProxyConnectionError"):
+            await bot.get_me()
+    finally:
+        await bot.session.close()
+
+
+# --- the heartbeat -------------------------------------------------------------------------------
+
+
+async def test_the_heartbeat_beats_on_answered_get_updates_only(tmp_path: Path) -> None:
+    from aiogram.methods import GetMe, GetUpdates
+
+    from bot.health import Heartbeat, heartbeat_age
+
+    ticks = iter([100.0, 101.0, 106.0])
+    beat = Heartbeat(tmp_path / "beat", every=5.0, monotonic=lambda: next(ticks))
+
+    async def answered(bot: object, method: object) -> str:
+        return "ok"
+
+    async def failed(bot: object, method: object) -> str:
+        raise RuntimeError("no route to Telegram")
+
+    assert await beat(answered, None, GetMe()) == "ok"  # type: ignore[arg-type]
+    assert heartbeat_age(beat.path) is None, "only getUpdates counts"
+    with pytest.raises(RuntimeError):
+        await beat(failed, None, GetUpdates())  # type: ignore[arg-type]
+    assert not beat.path.exists(), "a failed poll is no sign of life"
+
+    await beat(answered, None, GetUpdates())  # type: ignore[arg-type]  # t=100: beats
+    assert heartbeat_age(beat.path) is not None
+    os.utime(beat.path, (0, 0))
+    await beat(answered, None, GetUpdates())  # type: ignore[arg-type]  # t=101: too soon, file left alone
+    assert beat.path.stat().st_mtime == 0
+    await beat(answered, None, GetUpdates())  # type: ignore[arg-type]  # t=106: beats again
+    assert heartbeat_age(beat.path) < 5
+
+    beat.reset()
+    assert not beat.path.exists()
