@@ -408,7 +408,9 @@ class Bench:
         return self.labels.get(msgid, msgid)
 
     def people(self, emulator: BotAPIEmulator, count: int, name: str) -> list[EmulatedUser]:
-        people = [emulator.user(self.next_id + i, f"{name}{i}", language_code="zh-hans") for i in range(count)]
+        # No client language: the greeting asks for one, so every tree (before and after Linli
+        # adopted a zh/en client's language) sees the same ten updates per resident.
+        people = [emulator.user(self.next_id + i, f"{name}{i}", language_code=None) for i in range(count)]
         self.next_id += count
         return people
 

@@ -27,12 +27,12 @@ TOKEN = "100000:LINLI-DEMO"
 
 STORY = {
     "zh_CN": {
-        "language": "中文",
+        "client": "zh-hans",
         # 王秀兰 says it in a voice message (18 s), then adds a few typed words.
         "description": "上周摔了一跤，想请人帮我买菜、陪我去医院复查。",
     },
     "en": {
-        "language": "English",
+        "client": "en",
         "description": "I fell last week; please help me with shopping and a hospital check-up.",
     },
 }
@@ -63,12 +63,11 @@ async def run_demo(lang: str = "zh_CN", *, out=print) -> int:  # noqa: ANN001 - 
             try:
                 li_jing = world.people["li_jing"]
                 worker = emulator.user(li_jing.telegram_id, li_jing.real_name or "李静", language_code="zh-hans")
-                resident = emulator.user(20001, "王秀兰", language_code="zh-hans")
+                # Her phone speaks the story's language: Linli adopts it without asking.
+                resident = emulator.user(20001, "王秀兰", language_code=story["client"])
                 resident.phone = "+8613912345678"
 
                 await resident.send_text("/start")
-                await resident.wait_for_message(lambda m: story["language"] in m.buttons)
-                await resident.press(story["language"])
                 community = world.communities["晨光社区"]
                 label = (
                     f"{community.display_name(lang)} · {community.display_district(lang)}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiogram import F, Router
+from aiogram import Bot, F, Router
 from aiogram.enums import ContentType
 from aiogram.filters import CommandObject, CommandStart
 from aiogram.types import CallbackQuery, Message
@@ -34,6 +34,32 @@ router = Router(name=__name__)
 
 GREETING = N_("Hello! I am Linli. I can put you in touch with your community's social workers.")
 CHOOSE_LANGUAGE = N_("Please choose your language:")
+CHANGE_LANGUAGE = N_("You can change the language at any time with /language (中文 / English).")
+
+
+def language_of_client(language_code: str | None) -> str | None:
+    """The supported language a Telegram client reports (zh-hans, zh-CN, en-GB…), or None."""
+    code = (language_code or "").lower()
+    if code.startswith("zh"):
+        return "zh_CN"
+    if code.startswith("en"):
+        return "en"
+    return None
+
+
+async def adopt_client_language(message: Message, user: User, i18n: I18n, bot: Bot) -> bool:
+    """First contact from a Chinese or English client: speak its language without asking.
+
+    The person can still switch with /language. Returns False when the client's
+    language is neither, and the greeting asks.
+    """
+    code = language_of_client(message.from_user.language_code if message.from_user else None)
+    if user.locale is not None or code is None:
+        return False
+    users.set_locale(user, code)
+    i18n.current_locale = code  # the rest of this update speaks it
+    await set_chat_menu(bot, i18n, message.chat.id, code)
+    return True
 
 
 async def start_community_choice(manager: DialogManager, *, purpose: str) -> None:
@@ -47,7 +73,7 @@ async def start_community_choice(manager: DialogManager, *, purpose: str) -> Non
 @router.message(CommandStart(deep_link=True, magic=F.args.startswith(invites.INVITE_PREFIX)))
 async def start_with_invite(
     message: Message, command: CommandObject, session: AsyncSession, user: User, clock: Clock,
-    dialog_manager: DialogManager,
+    dialog_manager: DialogManager, i18n: I18n, bot: Bot,
 ) -> None:
     await close_dialogs(dialog_manager)
     token = (command.args or "").removeprefix(invites.INVITE_PREFIX)
@@ -56,11 +82,21 @@ async def start_with_invite(
     except DomainError as error:
         await message.answer(error_text(error))
         return
+    await adopt_client_language(message, user, i18n, bot)
     if invite.role is Role.SOCIAL_WORKER:
-        await message.answer(_("Welcome to Linli! You are now registered as a social worker."))
         if user.social_worker is not None and user.social_worker.home_community_id is None:
+            await message.answer(_("Welcome to Linli! You are now registered as a social worker."))
             await message.answer(_("Please choose your home community: new requests there will come to you."))
             await start_community_choice(dialog_manager, purpose="staff")
+        else:
+            # Imported with their community: nothing to ask, new requests there come here.
+            community = user.social_worker.home_community if user.social_worker else None
+            await message.answer(
+                _("Welcome to Linli! You are now registered as a social worker of {community}. "
+                  "New requests there will come to you here.").format(
+                    community=esc(community.display_name(locale()) if community else "—")),
+                reply_markup=keyboards.main_menu(user.roles),
+            )
     else:
         await message.answer(
             _("Welcome to Linli! You are now a coordinator. Send /invite to invite social workers."),
@@ -103,14 +139,17 @@ async def show_home(message: Message, user: User) -> None:
 
 
 @router.message(CommandStart())
-async def start(message: Message, user: User, dialog_manager: DialogManager) -> None:
+async def start(message: Message, user: User, dialog_manager: DialogManager, i18n: I18n, bot: Bot) -> None:
     await close_dialogs(dialog_manager)
+    adopted = await adopt_client_language(message, user, i18n, bot)
     if user.locale is None:
+        # The client speaks neither language: the greeting, in both, asks.
         await dialog_manager.start(Onboarding.language, data={"purpose": _purpose(user)}, mode=StartMode.RESET_STACK,
                                    show_mode=ShowMode.SEND)
         return
     if _needs_community(user):
-        await message.answer(_(GREETING))
+        greeting = _(GREETING) + ("\n" + _(CHANGE_LANGUAGE) if adopted else "")
+        await message.answer(greeting)
         await start_community_choice(dialog_manager, purpose=_purpose(user))
         return
     await show_home(message, user)

@@ -50,11 +50,12 @@ def has_button(label: str):  # noqa: ANN201
 async def onboard(
     emulator: BotAPIEmulator, *, lang: str = "zh_CN", community: str = "晨光社区", name: str = "居民"
 ) -> EmulatedUser:
-    """A new person: /start, language, community; returns them at the main menu."""
+    """A new person: /start, community; returns them at the main menu.
+
+    Their Telegram client speaks ``lang`` (zh-hans or en), so the bot adopts it without asking.
+    """
     person = emulator.user(next_telegram_id(), name, language_code="zh-hans" if lang == "zh_CN" else "en")
     await person.send_text("/start")
-    await person.wait_for_message(has_button(LANGUAGE_BUTTON[lang]))
-    await person.press(LANGUAGE_BUTTON[lang])
     label = COMMUNITY_BUTTON[(community, lang)]
     await person.wait_for_message(has_button(label))
     await person.press(label)

@@ -126,7 +126,7 @@ async def test_a_typed_phone_number_that_cannot_be_called_is_refused_and_the_ste
 @pytest.mark.parametrize("lang", ["zh_CN", "en"])
 async def test_unknown_community_name(emulator, session, lang):
     not_found = "I could not find a community called “{query}”. Please try another name, or choose from the list."
-    person = emulator.user(next_telegram_id(), "迷路的人")
+    person = emulator.user(next_telegram_id(), "迷路的人", language_code=None)
     await person.send_text("/start")
     await person.wait_for_message(has_button(LANGUAGE_BUTTON[lang]))
     await person.press(LANGUAGE_BUTTON[lang])
@@ -144,7 +144,7 @@ async def test_unknown_community_name(emulator, session, lang):
 
 @pytest.mark.parametrize("lang", ["zh_CN", "en"])
 async def test_new_before_choosing_a_community(emulator, lang):
-    person = emulator.user(next_telegram_id(), "着急的人")
+    person = emulator.user(next_telegram_id(), "着急的人", language_code=None)
     await person.send_text("/start")
     await person.wait_for_message(has_button(LANGUAGE_BUTTON[lang]))
     await person.press(LANGUAGE_BUTTON[lang])
@@ -405,7 +405,7 @@ async def test_changing_community_offers_no_way_back_into_the_first_greeting(emu
 
 
 async def test_language_command_during_the_first_greeting_moves_on_to_the_community(emulator):
-    person = emulator.user(next_telegram_id(), "先改语言")
+    person = emulator.user(next_telegram_id(), "先改语言", language_code=None)
     await person.send_text("/start")
     greeting = await person.wait_for_message(has_button("English"))
     await person.send_text("/language")

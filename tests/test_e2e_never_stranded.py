@@ -10,7 +10,17 @@ from sqlalchemy import update
 
 from models import User
 from tests.conftest import next_telegram_id
-from tests.support import COMMUNITY_BUTTON, T, callback_data_of, fill_request, has_button, onboard, requests_of, settled
+from tests.support import (
+    COMMUNITY_BUTTON,
+    T,
+    callback_data_of,
+    fill_request,
+    has_button,
+    onboard,
+    requests_of,
+    settled,
+    user_row,
+)
 
 pytestmark = pytest.mark.usefixtures("app")
 
@@ -102,13 +112,55 @@ async def test_a_coordinators_start_opens_the_coordinator_menu(emulator, session
     # The first coordinator, granted from the command line: no language, no community yet.
     await session.execute(update(User).where(User.id == world.people["zhou"].id).values(locale=None, community_id=None))
     await session.commit()
-    zhou = emulator.user(world.people["zhou"].telegram_id, "周主任", language_code="fr")
+    zhou = emulator.user(world.people["zhou"].telegram_id, "周主任")  # a Chinese client
     await zhou.send_text("/start")
-    await zhou.wait_for_message(has_button("中文"))
-    await zhou.press("中文")
     menu = await zhou.wait_for_message(has_button(T("✉️ Invite staff")))
     assert T("Welcome, {name}! You are a coordinator. Invite staff and follow the requests from here.",
              name=world.people["zhou"].display_name) in menu.text
     await zhou.send_text("/start")
     again = await zhou.wait_for_message(has_button(T("✉️ Invite staff")))
     assert "您住在哪个社区" not in again.text
+    assert not [m for m in zhou.messages if "您住在哪个社区" in m.text]
+
+
+@pytest.mark.parametrize(("client", "lang"), [("zh-hans", "zh_CN"), ("zh-CN", "zh_CN"), ("en-GB", "en"), ("en", "en")])
+async def test_a_chinese_or_english_client_is_not_asked_for_its_language(emulator, session, client, lang):
+    person = emulator.user(next_telegram_id(), "新来的", language_code=client)
+    await person.send_text("/start")
+    greeting = await person.wait_for_message(T("You can change the language at any time with /language (中文 / English).", lang))
+    assert T("Hello! I am Linli. I can put you in touch with your community's social workers.", lang) in greeting.text
+    assert greeting.buttons == []  # no language buttons
+    await person.wait_for_message(has_button(COMMUNITY_BUTTON[("晨光社区", lang)]))
+    await settled(person)
+    menu = {c["command"]: c["description"] for c in emulator.commands(scope_type="chat", chat_id=person.id)}
+    assert menu["new"] == T("Ask for help", lang)
+    # Still changeable, and the community question follows in the new language.
+    other = "en" if lang == "zh_CN" else "zh_CN"
+    await person.send_text("/language")
+    await person.press({"zh_CN": "中文", "en": "English"}[other], message_id=(
+        await person.wait_for_message(has_button("English"))).message_id)
+    await person.wait_for_message(T("Done: I will talk with you in English.", other))
+    row = await user_row(session, person)
+    assert row.locale == other
+
+
+async def test_a_client_in_another_language_is_greeted_in_both_and_asked(emulator):
+    person = emulator.user(next_telegram_id(), "Pierre", language_code="fr")
+    await person.send_text("/start")
+    greeting = await person.wait_for_message(has_button("English"))
+    assert "您好" in greeting.text and "Hello" in greeting.text and "中文" in greeting.buttons
+
+
+async def test_a_coordinator_asked_for_a_language_goes_straight_to_the_menu(emulator, world):
+    from tests.test_e2e_staff import _invite_link
+
+    zhou = emulator.user(world.people["zhou"].telegram_id, "周主任")
+    payload = await _invite_link(zhou, T("Coordinator"))
+    colleague = emulator.user(next_telegram_id(), "Claire", language_code="fr")
+    await colleague.send_text(f"/start {payload}")
+    await colleague.wait_for_message(has_button(T("✉️ Invite staff")))
+    await colleague.send_text("/start")  # her client speaks French: the greeting asks once
+    await colleague.wait_for_message(has_button("English"))
+    await colleague.press("English")
+    menu = await colleague.wait_for_message(has_button(T("✉️ Invite staff", "en")))
+    assert "coordinator" in menu.text and "Which community" not in menu.text

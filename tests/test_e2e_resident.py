@@ -28,7 +28,7 @@ NUMBER = re.compile(r"\d{4}-\d{6}")
 
 @pytest.mark.parametrize("lang", ["zh_CN", "en"])
 async def test_a_newcomer_greets_picks_language_and_community(emulator, session, lang):
-    person = emulator.user(next_telegram_id(), "新居民")
+    person = emulator.user(next_telegram_id(), "新居民", language_code=None)
     await person.send_text("/start")
     greeting = await person.wait_for_message(has_button(LANGUAGE_BUTTON[lang]))
     # Before a language is chosen the greeting speaks both.
@@ -46,7 +46,7 @@ async def test_a_newcomer_greets_picks_language_and_community(emulator, session,
 
 
 async def test_the_community_list_leads_back_to_the_choice_of_language(emulator, session):
-    person = emulator.user(next_telegram_id(), "回头看")
+    person = emulator.user(next_telegram_id(), "回头看", language_code=None)
     await person.send_text("/start")
     await person.wait_for_message(has_button("English"))
     await person.press("English")
@@ -62,7 +62,7 @@ async def test_the_community_list_leads_back_to_the_choice_of_language(emulator,
 
 @pytest.mark.parametrize(("lang", "query", "expected"), [("zh_CN", "柳林", "柳林村"), ("en", "taoyuan", "桃园社区")])
 async def test_a_resident_finds_their_community_by_typing_its_name(emulator, session, lang, query, expected):
-    person = emulator.user(next_telegram_id(), "搜索者")
+    person = emulator.user(next_telegram_id(), "搜索者", language_code=None)
     await person.send_text("/start")
     await person.wait_for_message(has_button(LANGUAGE_BUTTON[lang]))
     await person.press(LANGUAGE_BUTTON[lang])

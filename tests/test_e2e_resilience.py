@@ -182,7 +182,7 @@ async def test_a_failed_commit_at_language_choice_keeps_the_old_language(emulato
 
 
 async def test_a_failed_commit_when_choosing_ones_community_keeps_the_picker(emulator, session, commit_failure):
-    person = emulator.user(next_telegram_id(), "新邻居")
+    person = emulator.user(next_telegram_id(), "新邻居", language_code=None)
     await person.send_text("/start")
     await person.wait_for_message(has_button("中文"))
     await person.press("中文")
