@@ -289,6 +289,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             logging.getLogger("alembic").setLevel(logging.WARNING)
         if args.command == "run":
             settings.require_token()  # a missing token is reported before the database
+            if settings.heartbeat_file is not None and not Path(settings.heartbeat_file).parent.is_dir():
+                raise ConfigError(f"HEARTBEAT_FILE: the directory {Path(settings.heartbeat_file).parent} does not exist")
         if args.command not in NO_DATABASE_CHECK and needs_database(args):
             require_database(settings)
         if args.command == "run":

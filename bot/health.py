@@ -14,7 +14,7 @@ and should start in well under a second.
 
 from __future__ import annotations
 
-import os
+import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from aiogram.client.session.middlewares.base import NextRequestMiddlewareType
     from aiogram.methods import TelegramMethod
     from aiogram.methods.base import Response
+
+log = logging.getLogger(__name__)
 
 # The file is touched at most this often: under load getUpdates returns many times a second.
 BEAT_EVERY_SECONDS = 5.0
@@ -60,8 +62,11 @@ class Heartbeat:
         now = self._monotonic()
         if self._last is not None and now - self._last < self.every:
             return
-        self.path.touch()
-        os.utime(self.path)  # touch() leaves an existing file's time alone on some filesystems
+        try:
+            self.path.touch()  # sets the time of an existing file too
+        except OSError as error:  # reporting liveness must never stop the polling it reports on
+            log.warning("cannot touch HEARTBEAT_FILE %s: %s", self.path, error)
+            return
         self._last = now
 
     async def __call__(

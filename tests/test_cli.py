@@ -437,6 +437,14 @@ def test_health_reads_the_heartbeat_age(tmp_path: Path):
     assert linli("health", "--max-age", "300", cwd=tmp_path, env=env).returncode == 0
 
 
+def test_a_heartbeat_file_in_a_missing_directory_stops_start_up(tmp_path: Path):
+    env = {**_migrated(tmp_path), "HEARTBEAT_FILE": str(tmp_path / "no-such-dir" / "beat"),
+           "TELEGRAM_API_BASE": "http://127.0.0.1:1"}
+    result = linli("run", cwd=tmp_path, env=env)
+    assert result.returncode == 2
+    assert "HEARTBEAT_FILE: the directory" in one_line(result.stderr)
+
+
 def test_a_running_bot_keeps_its_heartbeat_fresh_and_a_stopped_one_does_not(tmp_path: Path):
     env = _migrated(tmp_path)
     beat = tmp_path / "heartbeat"

@@ -377,3 +377,17 @@ async def test_the_heartbeat_beats_on_answered_get_updates_only(tmp_path: Path) 
 
     beat.reset()
     assert not beat.path.exists()
+
+
+async def test_a_heartbeat_that_cannot_be_written_does_not_stop_polling(tmp_path: Path) -> None:
+    from aiogram.methods import GetUpdates
+
+    from bot.health import Heartbeat
+
+    beat = Heartbeat(tmp_path / "gone" / "beat")
+
+    async def answered(bot: object, method: object) -> list[object]:
+        return []
+
+    assert await beat(answered, None, GetUpdates()) == []  # type: ignore[arg-type]
+    assert not beat.path.exists()
