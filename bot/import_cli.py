@@ -29,6 +29,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bot-username", help="the bot's @username, to print whole invitation links")
     parser.add_argument("--invite-days", type=int, default=None,
                         help="how long the social workers' invitations stay valid (default 60 days)")
+    # Writing the templates touches no database: an operator may prepare them before migrating.
+    parser.set_defaults(needs_database=lambda args: args.template is None)
 
 
 def _fail(message: str) -> int:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from bot.services.importer import Status, import_tables
 from models import Community, Organization, Role
 from tests.conftest import CLOCK, next_telegram_id
-from tests.support import LANGUAGE_BUTTON, T, fill_request, has_button, requests_of, settled, user_row
+from tests.support import T, fill_request, has_button, requests_of, settled, user_row
 from tests.test_import import table
 
 pytestmark = pytest.mark.usefixtures("app")

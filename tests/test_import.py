@@ -425,3 +425,13 @@ async def test_a_joined_social_worker_follows_the_list_when_it_changes(session):
     joined = await get_by_telegram_id(session, next_id)
     assert joined.social_worker.home_community_id != village_id and joined.social_worker.is_supervisor
     await session.commit()
+
+
+def test_the_templates_need_no_database_but_an_import_does(tmp_path):
+    missing = tmp_path / "not-yet.sqlite3"
+    made = linli("import", "--template", str(tmp_path / "forms"), cwd=tmp_path, db=missing)
+    assert made.returncode == 0, made.stderr
+    assert (tmp_path / "forms" / "linli-import.xlsx").exists() and not missing.exists()
+    refused = linli("import", str(tmp_path / "forms" / "linli-import.xlsx"), cwd=tmp_path, db=missing)
+    assert refused.returncode != 0 and 'run "linli db upgrade" first' in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
