@@ -97,6 +97,7 @@ class MethodRegistry:
             "sendDocument": self.send_document,
             "sendPhoto": self.send_photo,
             "sendVoice": self.send_voice,
+            "sendMediaGroup": self.send_media_group,
             "sendVideoNote": self.send_video_note,
             "sendLocation": self.send_location,
             "sendChatAction": self.send_chat_action,
@@ -472,6 +473,54 @@ class MethodRegistry:
 
     async def send_photo(self, params: Params, ctx: CallContext) -> Any:
         return await self._send_file(params, "photo", "photo")
+
+    async def send_media_group(self, params: Params, ctx: CallContext) -> Any:
+        """An album: 2-10 photos or documents (not mixed), each its own message, one media_group_id."""
+        chat = self._chat(params)
+        media = params.get_json("media", "media")
+        if not isinstance(media, list) or not media:
+            raise bad_request("parameter \"media\" is required")
+        if not 2 <= len(media) <= 10:
+            raise bad_request("wrong number of media items: must include 2-10 items")
+        kinds = {item.get("type") if isinstance(item, dict) else None for item in media}
+        if not kinds <= {"photo", "document"} or len(kinds) != 1:
+            raise bad_request("tgemu supports albums of photos or of documents, not mixed")
+        kind = kinds.pop()
+        resolved = []
+        for item in media:
+            source = item.get("media")
+            if isinstance(source, str) and source.startswith("attach://"):
+                upload = params.get_file_by_key(source.removeprefix("attach://"))
+                stored = await self._resolve_file(upload, kind, "media")
+            else:
+                stored = await self._resolve_file(source if isinstance(source, str) else None, kind, "media")
+            caption = item.get("caption")
+            formatted = format_message_text(
+                caption, parse_mode=item.get("parse_mode"), entities=item.get("caption_entities"), caption=True
+            )
+            resolved.append((stored, formatted, caption))
+        reply_to = self._reply_target(chat, params)
+        self._state.ensure_reachable(chat)
+        group_id = str(self._state.next_seq() * 7919 + 10**12)
+        sent = []
+        for stored, formatted, caption in resolved:
+            message = self._new_message(
+                chat,
+                params,
+                kind,
+                text=formatted.text,
+                raw_text=caption or "",
+                parse_mode=None,
+                entities=formatted.entities,
+                reply_markup=None,
+                reply_to_message_id=reply_to,
+                file=stored,
+                file_ids=list(stored.file_ids),
+            )
+            message.media_group_id = group_id
+            self._state.add_bot_message(chat, message)
+            sent.append(self._state.render_message(message))
+        return sent
 
     async def send_voice(self, params: Params, ctx: CallContext) -> Any:
         return await self._send_file(params, "voice", "voice")

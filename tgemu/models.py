@@ -62,6 +62,7 @@ class BotMessage:
     edit_date: int | None = None
     deleted: bool = False
     seq: int = 0
+    media_group_id: str | None = None  # set on the messages of one sendMediaGroup
 
     @property
     def edited(self) -> bool:

@@ -233,6 +233,12 @@ class Params(Mapping[str, Any]):
                 raise bad_request(f"can't parse {what or name} JSON object") from exc
         return value
 
+    def get_file_by_key(self, key: str) -> UploadedFile:
+        """The upload an ``attach://<key>`` reference (inside a JSON parameter) names."""
+        if key not in self._files:
+            raise bad_request(f"file {key!r} not found in the request")
+        return self._files[key]
+
     def get_file(self, name: str) -> UploadedFile | str | None:
         """An uploaded file, or the string (file_id / URL) given instead."""
         value = self._values.get(name)

@@ -427,6 +427,8 @@ class EmulatorState:
                     data["caption_entities"] = message.entities
         if message.edit_date is not None:
             data["edit_date"] = message.edit_date
+        if message.media_group_id is not None:
+            data["media_group_id"] = message.media_group_id
         if message.reply_markup and "inline_keyboard" in message.reply_markup:
             data["reply_markup"] = message.reply_markup
         if with_reply and message.reply_to_message_id is not None:

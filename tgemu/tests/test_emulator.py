@@ -877,3 +877,23 @@ async def test_voice_messages_video_notes_and_albums_go_both_ways(emulator: BotA
         await bot.send_video_note(user.id, messages[0].voice.file_id)
     with pytest.raises(ValueError):
         await user.send_voice(0)
+
+
+async def test_an_album_of_photos_by_file_id(emulator: BotAPIEmulator, bot: Bot) -> None:
+    from aiogram.types import InputMediaPhoto
+
+    user = emulator.user(44, "Zhao")
+    for _ in range(3):
+        await user.send_photo()
+    photos = [u.message.photo[-1].file_id for u in await bot.get_updates()]
+    sent = await bot.send_media_group(
+        user.id, [InputMediaPhoto(media=photos[0], caption="<b>Request</b> 1", parse_mode="HTML"),
+                  *(InputMediaPhoto(media=p) for p in photos[1:])]
+    )
+    assert len(sent) == 3 and len({m.media_group_id for m in sent}) == 1 and sent[0].media_group_id
+    assert sent[0].caption == "Request 1" and sent[1].caption is None
+    assert [m.kind for m in user.messages[-3:]] == ["photo"] * 3
+    with pytest.raises(TelegramBadRequest, match="2-10 items"):
+        await bot.send_media_group(user.id, [InputMediaPhoto(media=photos[0])])
+    with pytest.raises(TelegramBadRequest, match="wrong file identifier"):
+        await bot.send_media_group(user.id, [InputMediaPhoto(media="nope"), InputMediaPhoto(media=photos[1])])
