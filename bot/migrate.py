@@ -44,8 +44,27 @@ async def _on_engine(engine: AsyncEngine, step: Callable[[Config, str], None], r
         config.attributes["connection"] = connection
         step(config, revision)
 
-    async with engine.begin() as connection:
-        await connection.run_sync(_run)
+    if engine.dialect.name != "sqlite":
+        async with engine.begin() as connection:
+            await connection.run_sync(_run)
+        return
+    # SQLite: a batch migration rebuilds a table (create the new one, copy, DROP the old,
+    # rename). With foreign keys on, that DROP cascades to the rows that reference the
+    # table (ON DELETE CASCADE): a case's timeline would vanish. Alembic's own env.py
+    # connection has them off; do the same here, check them afterwards, and turn them
+    # back on before the connection returns to the pool. (The pragma is a no-op inside
+    # a transaction, so it goes to the driver before the migration's transaction begins.)
+    async with engine.connect() as connection:
+        driver = (await connection.get_raw_connection()).driver_connection
+        await driver.execute("PRAGMA foreign_keys=OFF")
+        try:
+            async with connection.begin():
+                await connection.run_sync(_run)
+                broken = (await connection.exec_driver_sql("PRAGMA foreign_key_check")).all()
+                if broken:
+                    raise RuntimeError(f"the migration left {len(broken)} row(s) with broken references: {broken[:3]}")
+        finally:
+            await driver.execute("PRAGMA foreign_keys=ON")
 
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:

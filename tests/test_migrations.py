@@ -115,6 +115,42 @@ async def test_stairway_each_revision_goes_up_down_and_up(
     assert await table_names(fresh_engine) == tables_up
 
 
+async def test_migrating_a_database_with_cases_keeps_their_timelines(fresh_engine: AsyncEngine) -> None:
+    """Batch migrations rebuild tables on SQLite; the rows that reference them must survive."""
+    from sqlalchemy import func, select
+    from sqlalchemy.ext.asyncio import async_sessionmaker
+
+    from bot.services import requests, users
+    from bot.services.world import seed_sample
+    from models import RequestEvent, ServiceCategory
+    from tests.conftest import CLOCK
+
+    await upgrade(fresh_engine, "head")
+    async with async_sessionmaker(fresh_engine, expire_on_commit=False)() as session, session.begin():
+        world = await seed_sample(session, now=CLOCK.now())
+        resident = await users.touch_user(session, users.TelegramProfile(990_001, "老人"), now=CLOCK.now())
+        await users.set_home_community(session, resident, world.communities["晨光社区"].id)
+        category = await session.scalar(select(ServiceCategory).where(ServiceCategory.code == "elderly.community_care"))
+        await requests.file_request(
+            session, resident, requests.RequestDraft(token="t-1", category_id=category.id, description="需要买菜"),
+            now=CLOCK.now(),
+        )
+
+    async def events() -> int:
+        async with fresh_engine.connect() as connection:
+            return (await connection.execute(select(func.count()).select_from(RequestEvent))).scalar_one()
+
+    before = await events()
+    assert before >= 2
+    for _revision, down_to in reversed(revisions_oldest_first()[1:]):
+        await downgrade(fresh_engine, down_to)
+    for revision, _down in revisions_oldest_first()[1:]:
+        await upgrade(fresh_engine, revision)
+    assert await events() == before
+    async with fresh_engine.connect() as connection:  # and foreign keys are on again for the app
+        assert (await connection.exec_driver_sql("PRAGMA foreign_keys")).scalar_one() == 1
+
+
 # --- PostgreSQL refuses what SQLite lets pass ---------------------------------------------
 # One enum backing two columns once gave request_event two CHECKs of the same name: SQLite
 # took it, PostgreSQL failed migration 0001. These run without a PostgreSQL server.
