@@ -2,11 +2,14 @@
 
 Each message is saved as it arrives (a timeline entry, with its media kept by
 file_id) and whoever handles the case is told; the rest of a photo album joins
-quietly, so a social worker gets one notice per album, not one per photo.
+the first photo's entry quietly, so a social worker gets one notice per album.
+Adding ends with "Done", when the person opens their requests again, or after
+an hour without anything added (a message days later is not taken as an addition).
 """
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiogram import F, Router
@@ -33,6 +36,9 @@ from models import User
 
 router = Router(name=__name__)
 
+# After this long without an addition, a message is no longer taken as one.
+ADD_MODE_IDLE = timedelta(hours=1)
+
 
 @router.callback_query(RequestCB.filter(F.action == "add"))
 async def start_adding(
@@ -57,32 +63,61 @@ async def start_adding(
 
 
 async def _added(message: Message, _widget: Any, manager: DialogManager) -> None:
-    request_id = int(manager.start_data["request_id"])
+    number = manager.start_data["number"]
+    clock: Clock = manager.middleware_data["clock"]
+    now = clock.now()
+    last = manager.dialog_data.get("active_at")
+    if last is not None and now - datetime.fromisoformat(last) > ADD_MODE_IDLE:
+        # Long after: this message is probably about something else. Say so; keep nothing.
+        await manager.done(show_mode=ShowMode.NO_UPDATE)
+        await message.answer(
+            _("Adding to request {number} ended a while ago, so this message was not added. To add it, open the "
+              "request with /my and tap “➕ Add information or photos”.").format(number=number),
+            reply_markup=keyboards.main_menu(user_of(manager).roles),
+        )
+        return
     attachment = attachment_of(message)
     album = message.media_group_id
     rest_of_album = album is not None and manager.dialog_data.get("album") == album
-    clock: Clock = manager.middleware_data["clock"]
+    words = message.text if attachment is None else message.caption
+    words_refused: InvalidInput | None = None
+    if attachment is not None and words:
+        try:
+            requests.clean_description(words, has_media=True)
+        except InvalidInput as error:  # the photo or recording is kept; only the words are explained
+            words_refused, words = error, None
     try:
-        await requests.add_information(
+        event = await requests.add_information(
             session_of(manager),
             user_of(manager),
-            request_id,
-            message.text if attachment is None else message.caption,
+            int(manager.start_data["request_id"]),
+            words,
             (attachment,) if attachment is not None else (),
-            notify=not rest_of_album,
-            now=clock.now(),
+            join_event_id=manager.dialog_data.get("album_event") if rest_of_album else None,
+            now=now,
         )
-    except (InvalidInput, DomainError) as error:
+    except DomainError as error:
         await message.answer(error_text(error))
         manager.show_mode = ShowMode.SEND
         return
     await end_transaction(session_of(manager))  # saved before it is reported as added
     manager.dialog_data["album"] = album
-    what = media_text((attachment,)) if attachment is not None else _("your words")
-    manager.dialog_data["last"] = what
+    manager.dialog_data["album_event"] = event.id
+    manager.dialog_data["active_at"] = now.isoformat()
+    manager.dialog_data["last"] = media_text((attachment,)) if attachment is not None else _("your words")
     manager.dialog_data["count"] = int(manager.dialog_data.get("count") or 0) + 1
+    if words_refused is not None:
+        await message.answer(error_text(words_refused))
+        manager.show_mode = ShowMode.SEND
+        return
     # The rest of an album updates the confirmation shown after its first photo.
     manager.show_mode = ShowMode.EDIT if rest_of_album else ShowMode.SEND
+
+
+async def end_adding(manager: DialogManager) -> None:
+    """Leave add mode if it is open (the person went back to their requests)."""
+    if manager.has_context() and manager.current_context().state == AddInformation.waiting:
+        await manager.done(show_mode=ShowMode.NO_UPDATE)
 
 
 async def _not_addable(message: Message, _widget: Any, manager: DialogManager) -> None:

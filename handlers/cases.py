@@ -6,10 +6,15 @@ received. Every press looks the request up again and checks who may see it.
 
 from __future__ import annotations
 
+import logging
+
 from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.filters import Command
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, InputMediaPhoto, Message
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import ngettext
+from aiogram_dialog import DialogManager
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
@@ -18,11 +23,13 @@ from bot.i18n import format_local_time
 from bot.services import requests
 from bot.services.errors import DomainError
 from handlers import keyboards
+from handlers.additions import end_adding
 from handlers.callbacks import MenuCB, RequestCB
 from handlers.resident import contact_text
 from handlers.texts import error_text, esc, locale, status_label
 from models import AttachmentKind, EventKind, RequestAttachment, RequestEvent, ServiceRequest, User
 
+log = logging.getLogger(__name__)
 router = Router(name=__name__)
 
 
@@ -98,27 +105,35 @@ async def show_request_list(message: Message, session: AsyncSession, user: User,
 
 
 @router.message(Command("my"))
-async def my_requests(message: Message, session: AsyncSession, user: User) -> None:
+async def my_requests(message: Message, session: AsyncSession, user: User, dialog_manager: DialogManager) -> None:
+    await end_adding(dialog_manager)
     await show_request_list(message, session, user, edit=False)
 
 
 @router.callback_query(MenuCB.filter(F.action == "my"))
-async def my_requests_menu(query: CallbackQuery, session: AsyncSession, user: User) -> None:
+async def my_requests_menu(
+    query: CallbackQuery, session: AsyncSession, user: User, dialog_manager: DialogManager
+) -> None:
     await query.answer()
+    await end_adding(dialog_manager)
     # Below a receipt: the receipt stays and the list comes as a new message.
     await show_request_list(query.message, session, user, edit=False)
 
 
 @router.callback_query(RequestCB.filter(F.action == "list"))
-async def back_to_list(query: CallbackQuery, callback_data: RequestCB, session: AsyncSession, user: User) -> None:
+async def back_to_list(
+    query: CallbackQuery, callback_data: RequestCB, session: AsyncSession, user: User, dialog_manager: DialogManager
+) -> None:
     await query.answer()
+    await end_adding(dialog_manager)
     # From the main menu, a card or another page: the menu is edited in place. The id is the page.
     await show_request_list(query.message, session, user, edit=True, page=callback_data.id)
 
 
 @router.callback_query(RequestCB.filter(F.action == "view"))
 async def open_request(
-    query: CallbackQuery, callback_data: RequestCB, session: AsyncSession, user: User, settings: Settings, bot: Bot
+    query: CallbackQuery, callback_data: RequestCB, session: AsyncSession, user: User, settings: Settings, bot: Bot,
+    dialog_manager: DialogManager,
 ) -> None:
     try:
         request = await requests.get_visible(session, user, callback_data.id)
@@ -126,6 +141,7 @@ async def open_request(
         await query.answer(error_text(error), show_alert=True)
         return
     await query.answer()
+    await end_adding(dialog_manager)
     is_resident = request.resident_id == user.id
     markup = keyboards.request_actions(
         request,
@@ -145,15 +161,41 @@ async def open_request(
 
 
 async def send_attachments(bot: Bot, chat_id: int, request: ServiceRequest) -> None:
-    """The resident's photos, voice messages and video notes, re-sent by file_id, in order."""
+    """The resident's photos (as albums of up to 10), voice messages and video notes, re-sent by file_id.
+
+    One that Telegram will not show to this person (a file gone, voice messages
+    forbidden by their privacy settings) becomes a line of text; the rest still go.
+    """
+    caption = _("Request {number}").format(number=request.number)
+    photos = [a for a in request.attachments if a.kind is AttachmentKind.PHOTO]
+    for start in range(0, len(photos), 10):
+        album = photos[start:start + 10]
+        try:
+            if len(album) == 1:
+                await bot.send_photo(chat_id, album[0].file_id, caption=caption)
+            else:
+                await bot.send_media_group(chat_id, [
+                    InputMediaPhoto(media=a.file_id, caption=caption if i == 0 else None) for i, a in enumerate(album)
+                ])
+        except (TelegramBadRequest, TelegramForbiddenError) as error:
+            log.warning("request %s: photos not shown to %s: %s", request.number, chat_id, error.message)
+            await bot.send_message(chat_id, ngettext(
+                "({count} photo of request {number} could not be shown.)",
+                "({count} photos of request {number} could not be shown.)",
+                len(album),
+            ).format(count=len(album), number=request.number))
     for attachment in request.attachments:
-        caption = _("Request {number}").format(number=request.number)
         if attachment.kind is AttachmentKind.PHOTO:
-            await bot.send_photo(chat_id, attachment.file_id, caption=caption)
-        elif attachment.kind is AttachmentKind.VOICE:
-            await bot.send_voice(chat_id, attachment.file_id, caption=caption)
-        else:  # video notes take no caption
-            await bot.send_video_note(chat_id, attachment.file_id)
+            continue
+        try:
+            if attachment.kind is AttachmentKind.VOICE:
+                await bot.send_voice(chat_id, attachment.file_id, caption=caption)
+            else:  # video notes take no caption
+                await bot.send_video_note(chat_id, attachment.file_id)
+        except (TelegramBadRequest, TelegramForbiddenError) as error:
+            log.warning("request %s: %s not shown to %s: %s", request.number, attachment.kind, chat_id, error.message)
+            await bot.send_message(chat_id, _("(A recording of request {number} could not be shown.)").format(
+                number=request.number))
 
 
 @router.callback_query(RequestCB.filter(F.action == "cancel"))

@@ -76,13 +76,15 @@ async def start_with_invite(
     dialog_manager: DialogManager, i18n: I18n, bot: Bot,
 ) -> None:
     await close_dialogs(dialog_manager)
+    await adopt_client_language(message, user, i18n, bot)
     token = (command.args or "").removeprefix(invites.INVITE_PREFIX)
     try:
         invite = await invites.redeem_invite(session, user, token, now=clock.now())
     except DomainError as error:
         await message.answer(error_text(error))
+        # Not staff after all: the way on is the one anyone else has.
+        await start(message, user, dialog_manager, i18n, bot)
         return
-    await adopt_client_language(message, user, i18n, bot)
     if invite.role is Role.SOCIAL_WORKER:
         if user.social_worker is not None and user.social_worker.home_community_id is None:
             await message.answer(_("Welcome to Linli! You are now registered as a social worker."))

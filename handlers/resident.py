@@ -304,9 +304,14 @@ async def _phone_shared(message: Message, _widget: Any, manager: DialogManager) 
         await manager.switch_to(NewRequest.confirm)
         return
     # A contact card from the phone book (a daughter's, say): whose it is comes next.
-    name = " ".join(part for part in (contact.first_name, contact.last_name) if part)
+    try:
+        name: str | None = requests.clean_contact_name(
+            " ".join(part for part in (contact.first_name, contact.last_name) if part)
+        )
+    except InvalidInput:  # "❤️" or a number as the name: it is asked for after whose it is
+        name = None
     manager.dialog_data["contact_relation"] = None
-    manager.dialog_data["contact_name"] = name[: requests.CONTACT_NAME_MAX] or None
+    manager.dialog_data["contact_name"] = name
     await manager.switch_to(NewRequest.phone_owner)
 
 
@@ -339,8 +344,12 @@ async def _owner_step(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str
     return {"step": step(5, STEPS_TOTAL), "phone": esc(requests.format_phone(phone))}
 
 
-async def _owner_chosen(_query: CallbackQuery, _widget: Any, manager: DialogManager, relation: str) -> None:
-    chosen = ContactRelation(relation)  # Radio-like Select: ids come from the enum's own values
+async def _owner_chosen(query: CallbackQuery, _widget: Any, manager: DialogManager, relation: str) -> None:
+    try:
+        chosen = ContactRelation(relation)  # the ids are the enum's own values; anything else is forged
+    except ValueError:
+        await query.answer(_("This choice is not available in your community. Please choose again."), show_alert=True)
+        return
     manager.dialog_data["contact_relation"] = chosen.value
     if chosen is ContactRelation.SELF:
         manager.dialog_data["contact_name"] = None

@@ -164,3 +164,10 @@ async def test_a_coordinator_asked_for_a_language_goes_straight_to_the_menu(emul
     await colleague.press("English")
     menu = await colleague.wait_for_message(has_button(T("✉️ Invite staff", "en")))
     assert "coordinator" in menu.text and "Which community" not in menu.text
+
+
+async def test_a_dead_invitation_link_still_leads_somewhere_in_the_clients_language(emulator):
+    person = emulator.user(next_telegram_id(), "Tom", language_code="en")
+    await person.send_text("/start inv_no-such-token")
+    await person.wait_for_message(T("This invitation link is not valid. Please ask your coordinator for a new one.", "en"))
+    await person.wait_for_message(has_button(COMMUNITY_BUTTON[("晨光社区", "en")]))

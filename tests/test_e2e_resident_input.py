@@ -6,11 +6,14 @@ worker of 晨光社区 (李静, from the sample world) would.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 
 from models import AttachmentKind, ContactRelation, EventKind, RequestAttachment, RequestEvent, RequestStatus, User
-from tests.support import DAILY_CARE, ELDERLY, T, has_button, onboard, requests_of, settled
+from tests.conftest import CLOCK
+from tests.support import DAILY_CARE, ELDERLY, T, callback_data_of, has_button, onboard, requests_of, settled
 
 pytestmark = pytest.mark.usefixtures("app")
 
@@ -290,3 +293,136 @@ async def test_only_the_resident_can_add_to_their_request(emulator, session, wor
     assert not [e for e in (await session.scalars(select(RequestEvent).where(
         RequestEvent.request_id == request.id, RequestEvent.kind == EventKind.NOTE))).all()]
     await session.commit()
+
+
+async def filed_request_of(emulator, session, description: str = "家里的扶手松了。"):  # noqa: ANN001, ANN201
+    person = await onboard(emulator)
+    await at_description(person, service=DAILY_CARE["zh_CN"])
+    await person.send_text(description)
+    await skip_to_summary(person)
+    await person.press(T("✅ Send request"))
+    await person.wait_for_message(T("Send /my to see how it is going."))
+    [request] = await requests_of(session, person)
+    return person, request
+
+
+async def open_add_mode(person, request) -> None:  # noqa: ANN001
+    await person.send_text("/my")
+    await person.wait_for_message(lambda m: any(request.number in b for b in m.buttons))
+    await person.press(request.number)
+    await person.wait_for_message(has_button(T("➕ Add information or photos")))
+    await person.press(T("➕ Add information or photos"))
+    await person.wait_for_message(T("Send words, a voice message or photos to add to request {number}.",
+                                    number=request.number))
+
+
+async def test_a_photo_added_with_a_caption_that_says_nothing_is_kept(emulator, session, world):
+    person, request = await filed_request_of(emulator, session)
+    await open_add_mode(person, request)
+    await person.send_photo(caption="👍")
+    await person.wait_for_message(T("“{text}” is too short for the social worker to understand. Please say who needs "
+                                    "help and with what, for example “my mother needs help to see a doctor”, or send "
+                                    "a voice message.", text="👍"))
+    await settled(person)
+    [photo] = await attachments_of(session, request.id)
+    assert photo.kind is AttachmentKind.PHOTO and photo.event_id is not None
+
+
+async def test_an_album_added_later_is_one_timeline_entry_and_one_notice(emulator, session, world):
+    li_jing = emulator.user(world.people["li_jing"].telegram_id, "李静")
+    person, request = await filed_request_of(emulator, session)
+    await open_add_mode(person, request)
+    mark = li_jing.mark()
+    for _ in range(3):
+        await person.send_photo(media_group_id="later-album")
+    await settled(person)
+    added = await attachments_of(session, request.id)
+    assert len(added) == 3 and len({a.event_id for a in added}) == 1
+    await li_jing.wait_for_message(has_button(T("Open request", "zh_CN")), after=mark, timeout=10)
+    await emulator.settle()
+    notices = [m for m in li_jing.messages if m.seq > mark and request.number in m.text]
+    assert len(notices) == 1
+
+    # The card shows the three photos as one album.
+    card_mark = li_jing.mark()
+    await li_jing.press(T("Open request", "zh_CN"), message_id=notices[0].message_id)
+    await li_jing.wait_for_message(T("Timeline:", "zh_CN"), after=card_mark)
+    await settled(li_jing)
+    album = [m for m in li_jing.messages if m.seq > card_mark and m.kind == "photo"]
+    assert len(album) == 3 and len({m.media_group_id for m in album}) == 1 and album[0].media_group_id
+
+
+async def test_opening_ones_requests_ends_adding_and_so_does_an_hour_of_silence(emulator, session, world):
+    person, request = await filed_request_of(emulator, session)
+    await open_add_mode(person, request)
+    await person.send_text("/my")  # back to the list: add mode is over
+    await person.wait_for_message(lambda m: any(request.number in b for b in m.buttons))
+    await person.send_text("这句话不是补充")
+    await person.wait_for_message(T("What would you like to do?"))
+
+    await open_add_mode(person, request)
+    await person.send_text("楼梯口的扶手")
+    await person.wait_for_message(T("✅ Added to request {number}: {last}.", number=request.number,
+                                    last=T("your words")))
+    CLOCK.advance(timedelta(hours=2))
+    await person.send_text("明天我去菜市场")
+    ended = await person.wait_for_message(has_button(T("🙋 Ask for help")))
+    assert request.number in ended.text
+    await settled(person)
+    notes = (await session.scalars(select(RequestEvent.note).where(
+        RequestEvent.request_id == request.id, RequestEvent.kind == EventKind.NOTE))).all()
+    await session.commit()
+    assert notes == ["楼梯口的扶手"]
+
+
+async def test_a_card_that_cannot_show_a_recording_still_shows_the_rest(emulator, session, world):
+    li_jing = emulator.user(world.people["li_jing"].telegram_id, "李静")
+    person = await onboard(emulator)
+    await at_description(person, service=DAILY_CARE["zh_CN"])
+    await person.send_voice(9)
+    await person.wait_for_message(has_button(T("➡️ Continue")))
+    await person.send_photo()
+    await person.wait_for_message(lambda m: "照片1张" in m.text)
+    await person.press(T("➡️ Continue"))
+    await skip_to_summary(person)
+    mark = li_jing.mark()
+    await person.press(T("✅ Send request"))
+    await person.wait_for_message(T("Send /my to see how it is going."))
+    [request] = await requests_of(session, person)
+    notice = await li_jing.wait_for_message(request.number, after=mark, timeout=10)
+    emulator.inject_error("sendVoice", error_code=400, description="Bad Request: VOICE_MESSAGES_FORBIDDEN")
+    card_mark = li_jing.mark()
+    await li_jing.press(T("Open request", "zh_CN"), message_id=notice.message_id)
+    await li_jing.wait_for_message(T("(A recording of request {number} could not be shown.)", "zh_CN",
+                                     number=request.number), after=card_mark)
+    assert [m for m in li_jing.messages if m.seq > card_mark and m.kind == "photo"]
+
+
+async def test_a_contact_card_without_a_usable_name_asks_for_one(emulator, session):
+    person = await onboard(emulator)
+    await at_description(person, service=DAILY_CARE["zh_CN"])
+    await person.send_text("需要有人帮忙买菜。")
+    await person.wait_for_message(T(LOCATION_PROMPT))
+    await person.tap_reply(T("Skip"))
+    await person.wait_for_message(T(PHONE_PROMPT))
+    await person.share_contact("8613700000000", user_id=0, first_name="❤️")
+    await person.wait_for_message(T("Whose number is {phone}?", phone="137 0000 0000"))
+    await person.press(T("👪 A family member's"))
+    await person.wait_for_message(T("What is the name of the person we may call on {phone}?", phone="137 0000 0000"))
+
+
+async def test_a_forged_owner_choice_is_refused(emulator):
+    person = await onboard(emulator)
+    await at_description(person, service=DAILY_CARE["zh_CN"])
+    await person.send_text("需要有人帮忙买菜。")
+    await person.wait_for_message(T(LOCATION_PROMPT))
+    await person.tap_reply(T("Skip"))
+    await person.wait_for_message(T(PHONE_PROMPT))
+    await person.send_text("13912345678")
+    step = await person.wait_for_message(has_button(T("👤 Mine")))
+    forged = callback_data_of(step, T("👤 Mine")).replace("self", "boss")
+    await person.press_data(forged, message_id=step.message_id)
+    await settled(person)
+    assert person.callback_answers[-1].text == T("This choice is not available in your community. Please choose again.")
+    await person.press(T("👤 Mine"))  # the step still works
+    await person.wait_for_message(has_button(T("✅ Send request")))

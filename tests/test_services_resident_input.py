@@ -115,10 +115,29 @@ async def test_additions_go_on_the_timeline_and_to_whoever_was_told(session, wor
     photo = await session.scalar(select(RequestAttachment).where(RequestAttachment.event_id == note.id))
     assert note.note == "扶手在楼梯口" and photo.kind is AttachmentKind.PHOTO
 
-    # The rest of an album joins quietly.
+    # The rest of an album joins the first photo's entry quietly.
     marker = await last_outbox_id(session)
-    await requests.add_information(session, resident, filed.request.id, None, (PHOTO,), notify=False, now=CLOCK.now())
-    assert await outbox_since(session, marker) == []
+    joined = await requests.add_information(session, resident, filed.request.id, None, (PHOTO,),
+                                            join_event_id=note.id, now=CLOCK.now())
+    assert joined.id == note.id and await outbox_since(session, marker) == []
+    photos = (await session.scalars(select(RequestAttachment).where(RequestAttachment.event_id == note.id))).all()
+    assert len(photos) == 2
+
+
+async def test_a_request_holds_a_bounded_number_of_photos_and_recordings(session, world):
+    resident = await resident_of(session, world, "晨光社区")
+    filed = await requests.file_request(session, resident, await draft(session), now=CLOCK.now())
+    for _ in range(requests.REQUEST_ATTACHMENTS_MAX // requests.ATTACHMENTS_MAX):
+        await requests.add_information(session, resident, filed.request.id, None,
+                                       (PHOTO,) * requests.ATTACHMENTS_MAX, now=CLOCK.now())
+    with pytest.raises(InvalidInput) as full:
+        await requests.add_information(session, resident, filed.request.id, None, (PHOTO,), now=CLOCK.now())
+    assert full.value.params["count"] == requests.REQUEST_ATTACHMENTS_MAX
+    await requests.add_information(session, resident, filed.request.id, "words still go", now=CLOCK.now())
+    with pytest.raises(InvalidInput):  # more than an album at once is refused before anything is written
+        await requests.file_request(session, resident, requests.RequestDraft(
+            token="many", category_id=filed.request.category_id, description="", attachments=(PHOTO,) * 11,
+        ), now=CLOCK.now())
 
 
 async def test_only_the_resident_adds_and_only_while_open(session, world):

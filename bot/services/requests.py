@@ -47,6 +47,8 @@ DESCRIPTION_MAX = 500
 DESCRIPTION_MIN_LETTERS = 2
 # Photos, voice messages and video notes per request draft or per addition (an album holds 10).
 ATTACHMENTS_MAX = 10
+# Photos and recordings a request may hold in all (re-sent whenever staff open the card).
+REQUEST_ATTACHMENTS_MAX = 30
 CONTACT_NAME_MAX = 64
 
 
@@ -262,6 +264,8 @@ async def file_request(session: AsyncSession, resident: User, draft: RequestDraf
     if category is None:
         raise InvalidInput(N_("This service is not offered in your community. Please choose again."))
     description = clean_description(draft.description, has_media=bool(draft.attachments))
+    if len(draft.attachments) > ATTACHMENTS_MAX:  # checked before anything is written
+        raise InvalidInput(N_("Please send at most {limit} photos or recordings at a time."), limit=ATTACHMENTS_MAX)
     relation = draft.contact_relation or (ContactRelation.SELF if draft.phone else None)
     if draft.phone and relation is not ContactRelation.SELF:
         contact_name = clean_contact_name(draft.contact_name)
@@ -482,14 +486,15 @@ async def add_information(
     text: str | None,
     attachments: tuple[AttachmentDraft, ...] = (),
     *,
-    notify: bool = True,
+    join_event_id: int | None = None,
     now: datetime,
-) -> ServiceRequest:
+) -> RequestEvent:
     """Words, photos or recordings a resident adds to their open request, on its timeline.
 
-    Whoever is handling it is told (unless ``notify`` is off: the rest of a photo
-    album): the assigned social worker, or else those who were told of the request
-    (the community's social workers, or the coordinators).
+    Whoever is handling it is told: the assigned social worker, or else those who
+    were told of the request (the community's social workers, or the coordinators).
+    ``join_event_id`` adds to an earlier addition of the same person and request
+    quietly (the rest of a photo album). Returns the timeline event.
     """
     request = await session.get(ServiceRequest, request_id)
     if request is None:
@@ -500,14 +505,29 @@ async def add_information(
         raise InvalidState(N_("Request {number} is closed; please send /new if you need help again."),
                            number=request.number)
     words = clean_description(text, has_media=bool(attachments))
+    if len(attachments) > ATTACHMENTS_MAX:
+        raise InvalidInput(N_("Please send at most {limit} photos or recordings at a time."), limit=ATTACHMENTS_MAX)
+    held = await session.scalar(
+        select(func.count()).select_from(RequestAttachment).where(RequestAttachment.request_id == request.id)
+    ) or 0
+    if attachments and held + len(attachments) > REQUEST_ATTACHMENTS_MAX:
+        raise InvalidInput(
+            N_("Request {number} already has {count} photos and recordings. Please tell the rest in words."),
+            number=request.number, count=held,
+        )
+    joined = await session.get(RequestEvent, join_event_id) if join_event_id is not None else None
+    if joined is not None and joined.request_id == request.id and joined.actor_id == resident.id:
+        if words:
+            joined.note = combine_description(joined.note or "", words)
+        session.add_all(_attachment_rows(request, attachments, resident, now, joined))
+        request.updated_at = now
+        return joined
     event = RequestEvent(request_id=request.id, actor_id=resident.id, kind=EventKind.NOTE,
                          note=words or None, created_at=now)
     session.add(event)
     await session.flush()
     session.add_all(_attachment_rows(request, attachments, resident, now, event))
     request.updated_at = now
-    if not notify:
-        return request
     if request.assigned_worker_id is not None:
         worker = await session.get(User, request.assigned_worker_id)
         recipients = [worker] if worker else []
@@ -523,4 +543,4 @@ async def add_information(
         ),
         now=now,
     )
-    return request
+    return event
