@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from handlers import additions, cases, common, errors, fallback, onboarding, resident, staff
+from handlers import additions, cases, common, errors, fallback, onboarding, profile, resident, staff, team
 
 # Order matters: commands that work anywhere first, the catch-all last.
 ROUTERS: tuple[Router, ...] = (
@@ -14,11 +14,15 @@ ROUTERS: tuple[Router, ...] = (
     cases.router,
     additions.router,
     staff.router,
+    profile.router,
+    team.router,
     # Dialogs (aiogram-dialog) after the commands, so /help or /my work mid-flow.
     onboarding.onboarding_dialog,
     resident.new_request_dialog,
     additions.add_information_dialog,
     staff.invite_dialog,
+    profile.specialties_dialog,
+    team.team_dialog,
     fallback.router,
     errors.router,
 )

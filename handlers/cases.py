@@ -21,7 +21,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.i18n import format_local_time
 from bot.services import requests
-from bot.services.errors import DomainError
+from bot.services.errors import N_, DomainError
 from handlers import keyboards
 from handlers.additions import end_adding
 from handlers.callbacks import MenuCB, RequestCB
@@ -31,6 +31,17 @@ from models import AttachmentKind, EventKind, RequestAttachment, RequestEvent, S
 
 log = logging.getLogger(__name__)
 router = Router(name=__name__)
+
+
+# Why routing chose whom: shown to staff on the timeline, never to the resident.
+ROUTING_REASONS = {
+    "specialist": N_("a specialist of this service on duty"),
+    "community": N_("a social worker of the community on duty"),
+    "support": N_("supporting this community"),
+    "supervisor": N_("the station's supervisor"),
+    "nobody": N_("nobody available"),
+}
+STAFF_ONLY_EVENTS = frozenset({EventKind.ROUTED})
 
 
 def _media(attachments: list[RequestAttachment]) -> str:
@@ -56,6 +67,13 @@ def _event_line(event: RequestEvent, request: ServiceRequest, tz: str) -> str:
         )
     elif event.kind is EventKind.CANCELLED:
         what = _("cancelled by the resident")
+    elif event.kind is EventKind.ROUTED:
+        reason = _(ROUTING_REASONS.get(event.reason or "", ROUTING_REASONS["nobody"]))
+        what = (
+            _("routed to {name} ({reason})").format(name=esc(event.subject.display_name), reason=reason)
+            if event.subject is not None
+            else _("routed to nobody: coordinators told")
+        )
     elif event.kind is EventKind.STATUS_CHANGED and event.to_status is not None:
         what = _("status: {status}").format(status=status_label(event.to_status))
     else:
@@ -83,7 +101,10 @@ def request_card(request: ServiceRequest, viewer: User, tz: str) -> str:
             lines.append(_("Location: {location}").format(location=_("sent, shown below")))
     lines.append("")
     lines.append(_("Timeline:"))
-    lines.extend(_event_line(event, request, tz) for event in request.events)
+    staff = viewer.id != request.resident_id
+    lines.extend(
+        _event_line(event, request, tz) for event in request.events if staff or event.kind not in STAFF_ONLY_EVENTS
+    )
     return "\n".join(lines)
 
 

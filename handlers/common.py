@@ -34,8 +34,12 @@ def help_text(user: User) -> str:
         _("/language — 中文 / English"),
         _("/cancel — cancel what you are doing"),
     ]
+    if user.has_role(Role.SOCIAL_WORKER):
+        lines.append(_("/duty — go on or off duty"))
+        lines.append(_("/specialties — the services you are qualified for"))
     if user.has_role(Role.COORDINATOR):
         lines.append(_("/invite — invite a social worker or coordinator"))
+        lines.append(_("/team — the social workers: capacity, supervisors, support assignments"))
     return "\n".join(lines)
 
 

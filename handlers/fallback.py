@@ -19,6 +19,16 @@ async def invite_refused(message: Message) -> None:
     await message.answer(_("Only coordinators can invite staff."))
 
 
+@router.message(Command("team"))
+async def team_refused(message: Message) -> None:
+    await message.answer(_("Only a coordinator can change this."))
+
+
+@router.message(Command("duty", "specialties"))
+async def worker_command_refused(message: Message) -> None:
+    await message.answer(_("Only social workers have a duty status and specialties."))
+
+
 @router.callback_query()
 async def stale_button(query: CallbackQuery, user: User | None = None) -> None:
     # An old menu, a button from a flow that was cancelled, or forged data: the menu shows the way on.

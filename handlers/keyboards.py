@@ -34,8 +34,16 @@ def main_menu(roles: frozenset[Role]) -> InlineKeyboardMarkup:
     builder.row(InlineKeyboardButton(text=_("🙋 Ask for help"), callback_data=MenuCB(action="new").pack()))
     builder.row(InlineKeyboardButton(text=_("📋 My requests"), callback_data=RequestCB(action="list", id=0).pack()))
     builder.row(InlineKeyboardButton(text=_("🏘 Change my community"), callback_data=MenuCB(action="community").pack()))
+    if Role.SOCIAL_WORKER in roles:
+        builder.row(
+            InlineKeyboardButton(text=_("🔔 On / off duty"), callback_data=MenuCB(action="duty").pack()),
+            InlineKeyboardButton(text=_("🧰 My specialties"), callback_data=MenuCB(action="specialties").pack()),
+        )
     if Role.COORDINATOR in roles:
-        builder.row(InlineKeyboardButton(text=_("✉️ Invite staff"), callback_data=MenuCB(action="invite").pack()))
+        builder.row(
+            InlineKeyboardButton(text=_("✉️ Invite staff"), callback_data=MenuCB(action="invite").pack()),
+            InlineKeyboardButton(text=_("👥 Social workers"), callback_data=MenuCB(action="team").pack()),
+        )
     return builder.as_markup()
 
 

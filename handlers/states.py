@@ -33,3 +33,20 @@ class InviteStaff(StatesGroup):
 
 
 STEPS_TOTAL = 5
+
+
+class Specialties(StatesGroup):
+    """A social worker chooses the services they are qualified for."""
+
+    choose = State()
+
+
+class Team(StatesGroup):
+    """A coordinator looks after the social workers: capacity, supervisors, support assignments."""
+
+    workers = State()
+    card = State()
+    capacity = State()
+    support_community = State()
+    support_period = State()
+    end_support = State()

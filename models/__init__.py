@@ -18,7 +18,7 @@ from models.request import (
     ServiceRequest,
     Urgency,
 )
-from models.user import STAFF_ROLES, Invite, Role, SocialWorker, User, UserRole
+from models.user import STAFF_ROLES, Invite, Role, SocialWorker, SupportAssignment, User, UserRole, WorkerSpecialty
 
 __all__ = [
     "CANCELLABLE",
@@ -45,9 +45,11 @@ __all__ = [
     "ServiceCategory",
     "ServiceRequest",
     "SocialWorker",
+    "SupportAssignment",
     "TargetGroup",
     "Urgency",
     "User",
     "UserRole",
+    "WorkerSpecialty",
     "UTCDateTime",
 ]

@@ -56,6 +56,7 @@ class EventKind(enum.StrEnum):
     STATUS_CHANGED = "status_changed"
     CANCELLED = "cancelled"
     NOTE = "note"
+    ROUTED = "routed"  # routing chose a worker (subject), or nobody; `reason` says why
 
 
 class RequestCounter(Base):
@@ -73,6 +74,8 @@ class ServiceRequest(Base):
         # A double-pressed Confirm re-submits the same draft: it must not make a second request.
         UniqueConstraint("resident_id", "draft_token"),
         Index("ix_service_request_community_status", "community_id", "status"),
+        # Routing counts each worker's open cases on every decision.
+        Index("ix_service_request_assigned_worker_status", "assigned_worker_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -123,10 +126,15 @@ class RequestEvent(Base):
     from_status: Mapped[RequestStatus | None] = mapped_column(str_enum(RequestStatus, "from_status"))
     to_status: Mapped[RequestStatus | None] = mapped_column(str_enum(RequestStatus, "to_status"))
     note: Mapped[str | None] = mapped_column(Text)
+    # Whom the event concerns, when that is not the actor: the worker a request was routed to.
+    subject_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
+    # Why, as a stable code (routing: specialist, community, support, supervisor, nobody).
+    reason: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column()
 
     request: Mapped[ServiceRequest] = relationship(back_populates="events", lazy="raise")
-    actor: Mapped[User | None] = relationship(lazy="raise")
+    actor: Mapped[User | None] = relationship(foreign_keys=[actor_id], lazy="raise")
+    subject: Mapped[User | None] = relationship(foreign_keys=[subject_id], lazy="raise")
 
 
 class RequestAttachment(Base):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import BigInteger, ForeignKey, String, false
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, str_enum
@@ -79,7 +79,9 @@ class SocialWorker(Base):
     __tablename__ = "social_worker"
 
     user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), primary_key=True)
-    home_community_id: Mapped[int | None] = mapped_column(ForeignKey("community.id", ondelete="SET NULL"))
+    home_community_id: Mapped[int | None] = mapped_column(
+        ForeignKey("community.id", ondelete="SET NULL"), index=True
+    )
     organization_id: Mapped[int | None] = mapped_column(ForeignKey("organization.id", ondelete="SET NULL"))
     is_supervisor: Mapped[bool] = mapped_column(default=False)
     on_duty: Mapped[bool] = mapped_column(default=True)
@@ -89,6 +91,49 @@ class SocialWorker(Base):
     user: Mapped[User] = relationship(back_populates="social_worker", lazy="raise")
     home_community: Mapped[Community | None] = relationship(lazy="joined")
     organization: Mapped[Organization | None] = relationship(lazy="raise")
+    specialties: Mapped[list[WorkerSpecialty]] = relationship(
+        back_populates="worker", cascade="all, delete-orphan", lazy="raise"
+    )
+    support_assignments: Mapped[list[SupportAssignment]] = relationship(
+        back_populates="worker", cascade="all, delete-orphan", lazy="raise"
+    )
+
+
+class WorkerSpecialty(Base):
+    """A service category a social worker is qualified for (routing prefers them for it)."""
+
+    __tablename__ = "worker_specialty"
+
+    worker_id: Mapped[int] = mapped_column(ForeignKey("social_worker.user_id", ondelete="CASCADE"), primary_key=True)
+    category_id: Mapped[int] = mapped_column(
+        ForeignKey("service_category.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+    worker: Mapped[SocialWorker] = relationship(back_populates="specialties", lazy="raise")
+
+
+class SupportAssignment(Base):
+    """A time-boxed assignment of a social worker to support another community (the "three areas plan").
+
+    Valid from ``starts_on`` to ``ends_on`` inclusive, as dates in the community's time zone.
+    """
+
+    __tablename__ = "support_assignment"
+    __table_args__ = (
+        CheckConstraint("ends_on >= starts_on", name="period"),
+        Index("ix_support_assignment_community_period", "community_id", "starts_on", "ends_on"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    worker_id: Mapped[int] = mapped_column(ForeignKey("social_worker.user_id", ondelete="CASCADE"), index=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("community.id", ondelete="CASCADE"))
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column()
+
+    worker: Mapped[SocialWorker] = relationship(back_populates="support_assignments", lazy="raise")
+    community: Mapped[Community] = relationship(lazy="raise")
 
 
 class Invite(Base):

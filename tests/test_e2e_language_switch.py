@@ -35,6 +35,9 @@ async def test_old_skip_back_and_cancel_buttons_work_after_a_switch(emulator, se
     await person.press(ELDERLY[before])
     await person.wait_for_message(has_button(DAILY_CARE[before]))
     await person.press(DAILY_CARE[before])
+    # Wait for step 3: with Redis, aiogram's per-person lock is not first-come-first-served,
+    # so a text sent right behind a press may be handled before it.
+    await person.wait_for_message(T("Please tell us in a few words what help you need.", before))
     await person.send_text("上周摔了一跤，需要有人帮忙买菜。")
     await person.wait_for_message(T(LOCATION_STEP, before))
     old_skip = _reply_button(person, T("Skip", before))
@@ -69,6 +72,7 @@ async def test_the_description_survives_a_switch_and_is_filed(emulator, session)
     await person.press(ELDERLY["en"])
     await person.wait_for_message(has_button(DAILY_CARE["en"]))
     await person.press(DAILY_CARE["en"])
+    await person.wait_for_message(T("Please tell us in a few words what help you need.", "en"))
     await person.send_text("I need help with shopping after a fall.")
     await person.wait_for_message(T(LOCATION_STEP, "en"))
     await _switch(person, "zh_CN")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services.errors import N_, NotFound
 from bot.services.paging import clamp_page
 from models import Community
 
@@ -56,3 +57,10 @@ async def search(session: AsyncSession, query: str, limit: int = 8) -> list[Comm
         .limit(limit)
     )
     return list((await session.scalars(stmt)).all())
+
+
+async def get_active(session: AsyncSession, community_id: int) -> Community:
+    community = await session.get(Community, community_id)
+    if community is None or not community.active:
+        raise NotFound(N_("This community is no longer on the list. Please choose again."))
+    return community

@@ -419,6 +419,7 @@ async def get_visible(session: AsyncSession, viewer: User, request_id: int) -> S
         .where(ServiceRequest.id == request_id)
         .options(
             selectinload(ServiceRequest.events).selectinload(RequestEvent.actor),
+            selectinload(ServiceRequest.events).selectinload(RequestEvent.subject),
             selectinload(ServiceRequest.resident),
             selectinload(ServiceRequest.attachments),
         )
