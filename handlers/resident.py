@@ -211,9 +211,16 @@ async def _description_step(dialog_manager: DialogManager, **_kwargs: Any) -> di
 
 
 async def _description_given(message: Message, _widget: Any, manager: DialogManager) -> None:
-    has_media = bool(manager.dialog_data.get("attachments"))
+    data = manager.dialog_data
+    has_media = bool(data.get("attachments"))
     try:
-        manager.dialog_data["description"] = requests.clean_description(message.text, has_media=has_media)
+        words = requests.clean_description(message.text, has_media=has_media)
+        if data.get("from_captions"):
+            # Words typed after captioned photos add to the captions; a plain description is replaced.
+            words = requests.clean_description(requests.combine_description(data.get("description") or "", words),
+                                               has_media=True)
+        data["description"] = words
+        data["from_captions"] = False
     except InvalidInput as error:
         await message.answer(error_text(error))
         manager.show_mode = ShowMode.SEND
@@ -246,6 +253,7 @@ async def _media_given(message: Message, _widget: Any, manager: DialogManager) -
             manager.dialog_data["description"] = requests.clean_description(
                 requests.combine_description(manager.dialog_data.get("description") or "", words), has_media=True
             )
+            manager.dialog_data["from_captions"] = True
         except InvalidInput as error:  # the photo is kept; only the words are explained
             await message.answer(error_text(error))
             manager.show_mode = ShowMode.SEND

@@ -426,3 +426,24 @@ async def test_a_forged_owner_choice_is_refused(emulator):
     assert person.callback_answers[-1].text == T("This choice is not available in your community. Please choose again.")
     await person.press(T("👤 Mine"))  # the step still works
     await person.wait_for_message(has_button(T("✅ Send request")))
+
+
+async def test_words_typed_after_a_captioned_photo_add_to_the_caption(emulator, session):
+    person = await onboard(emulator)
+    await at_description(person, service=DAILY_CARE["zh_CN"])
+    await person.send_photo(caption="厨房的水管漏水了")
+    await person.wait_for_message(has_button(T("✔️ Keep this description")))
+    await person.send_text("请尽快来看看")
+    await skip_to_summary(person)
+    assert "厨房的水管漏水了\n请尽快来看看" in person.last_message.text
+
+    # Back to the description and typed anew: a plain description is replaced, as the step says.
+    await person.press(T("✖️ Cancel"))
+    await at_description(person, service=DAILY_CARE["zh_CN"])
+    await person.send_text("第一次写的")
+    await person.wait_for_message(T(LOCATION_PROMPT))
+    await person.tap_reply(T("⬅️ Back"))
+    await person.wait_for_message(has_button(T("✔️ Keep this description")))
+    await person.send_text("重新写的描述")
+    await skip_to_summary(person)
+    assert "重新写的描述" in person.last_message.text and "第一次写的" not in person.last_message.text
