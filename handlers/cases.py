@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.config import Settings
 from bot.i18n import format_local_time
-from bot.services import requests
+from bot.services import notices, requests
 from bot.services.errors import N_, DomainError
 from handlers import keyboards
 from handlers.additions import end_adding
@@ -45,7 +45,7 @@ STAFF_ONLY_EVENTS = frozenset({EventKind.ROUTED})
 
 
 def _media(attachments: list[RequestAttachment]) -> str:
-    summary = requests.media_summary([(a.kind, a.duration) for a in attachments])
+    summary = notices.media_summary([(a.kind, a.duration) for a in attachments])
     return summary["zh_CN"] if locale() == "zh_CN" else summary["en"]
 
 

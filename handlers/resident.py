@@ -27,7 +27,7 @@ from aiogram_dialog.widgets.markup.reply_keyboard import ReplyKeyboardFactory
 from aiogram_dialog.widgets.text import Format
 
 from bot.clock import Clock
-from bot.services import catalogue, requests
+from bot.services import catalogue, notices, requests
 from bot.services.errors import DomainError, InvalidInput
 from bot.services.requests import ATTACHMENTS_MAX, AttachmentDraft
 from bot.transaction import end_transaction
@@ -190,7 +190,7 @@ def drafts_from(data: list[dict[str, Any]]) -> tuple[AttachmentDraft, ...]:
 
 
 def media_text(attachments: tuple[AttachmentDraft, ...]) -> str:
-    summary = requests.media_summary([(a.kind, a.duration) for a in attachments])
+    summary = notices.media_summary([(a.kind, a.duration) for a in attachments])
     return summary["zh_CN"] if locale() == "zh_CN" else summary["en"]
 
 

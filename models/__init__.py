@@ -6,6 +6,7 @@ from models.community import AreaType, Community, DistrictKind, Organization
 from models.outbox import OutboxStatus, OutgoingMessage
 from models.reminder import Reminder, ReminderStatus
 from models.request import (
+    ASSIGNED_OPEN,
     CANCELLABLE,
     OPEN_STATUSES,
     AttachmentKind,
@@ -21,6 +22,7 @@ from models.request import (
 from models.user import STAFF_ROLES, Invite, Role, SocialWorker, SupportAssignment, User, UserRole, WorkerSpecialty
 
 __all__ = [
+    "ASSIGNED_OPEN",
     "CANCELLABLE",
     "OPEN_STATUSES",
     "STAFF_ROLES",

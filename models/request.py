@@ -29,6 +29,8 @@ CANCELLABLE = frozenset(
     {RequestStatus.NEW, RequestStatus.OFFERED, RequestStatus.ACCEPTED, RequestStatus.IN_PROGRESS}
 )
 OPEN_STATUSES = CANCELLABLE
+# The statuses in which a request counts against its assigned worker's capacity.
+ASSIGNED_OPEN = (RequestStatus.OFFERED, RequestStatus.ACCEPTED, RequestStatus.IN_PROGRESS)
 
 
 class Urgency(enum.StrEnum):

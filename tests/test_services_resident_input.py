@@ -7,7 +7,7 @@ import uuid
 import pytest
 from sqlalchemy import select
 
-from bot.services import requests
+from bot.services import notices, requests
 from bot.services.errors import InvalidInput, InvalidState, PermissionDenied
 from models import AttachmentKind, ContactRelation, EventKind, RequestAttachment, RequestEvent, RequestStatus
 from tests.conftest import CLOCK
@@ -57,7 +57,7 @@ def test_words_are_optional_with_media_but_must_say_something_when_given():
 
 
 def test_media_are_summed_up_in_both_languages():
-    summary = requests.media_summary([(AttachmentKind.VOICE, 14), (AttachmentKind.VOICE, 50), (AttachmentKind.PHOTO, None)])
+    summary = notices.media_summary([(AttachmentKind.VOICE, 14), (AttachmentKind.VOICE, 50), (AttachmentKind.PHOTO, None)])
     assert summary == {"zh_CN": "语音2条（1:04）、照片1张", "en": "2 voice messages (1:04), 1 photo"}
 
 

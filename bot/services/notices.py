@@ -8,13 +8,14 @@ values, `localized(zh, en)` pairs, or `timestamp(dt)` for local-time display.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import OutgoingMessage, User
+from models import AttachmentKind, OutgoingMessage, User
 
 
 def localized(zh: str, en: str | None) -> dict[str, Any]:
@@ -23,6 +24,35 @@ def localized(zh: str, en: str | None) -> dict[str, Any]:
 
 def timestamp(moment: datetime) -> dict[str, Any]:
     return {"$t": moment.isoformat()}
+
+
+def media_summary(kinds: list[tuple[AttachmentKind, int | None]]) -> dict[str, str]:
+    """"1 voice message (0:12), 2 photos" in both languages, for notices rendered later."""
+    counts = Counter(kind for kind, _duration in kinds)
+    voice_seconds = sum(duration or 0 for kind, duration in kinds if kind is AttachmentKind.VOICE)
+    zh: list[str] = []
+    en: list[str] = []
+    if counts[AttachmentKind.VOICE]:
+        length = f"{voice_seconds // 60}:{voice_seconds % 60:02d}"
+        zh.append(f"语音{counts[AttachmentKind.VOICE]}条（{length}）")
+        en.append(f"{counts[AttachmentKind.VOICE]} voice message{'s' if counts[AttachmentKind.VOICE] > 1 else ''} ({length})")
+    if counts[AttachmentKind.VIDEO_NOTE]:
+        zh.append(f"视频消息{counts[AttachmentKind.VIDEO_NOTE]}条")
+        en.append(f"{counts[AttachmentKind.VIDEO_NOTE]} video message{'s' if counts[AttachmentKind.VIDEO_NOTE] > 1 else ''}")
+    if counts[AttachmentKind.PHOTO]:
+        zh.append(f"照片{counts[AttachmentKind.PHOTO]}张")
+        en.append(f"{counts[AttachmentKind.PHOTO]} photo{'s' if counts[AttachmentKind.PHOTO] > 1 else ''}")
+    return {"zh_CN": "、".join(zh), "en": ", ".join(en)}
+
+
+def described(description: str, media: list[tuple[AttachmentKind, int | None]]) -> dict[str, Any] | str:
+    """A description as a notice shows it: the words, and the photos and recordings that came with them."""
+    if not media:
+        return description
+    summary = media_summary(media)
+    if not description:
+        return localized(f"[{summary['zh_CN']}]", f"[{summary['en']}]")
+    return localized(f"{description} [{summary['zh_CN']}]", f"{description} [{summary['en']}]")
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,9 @@ from sqlalchemy.orm import joinedload
 
 from bot.services.errors import N_, InvalidInput, NotFound, PermissionDenied
 from models import (
+    ASSIGNED_OPEN,
     AreaType,
     Community,
-    RequestStatus,
     Role,
     ServiceCategory,
     ServiceRequest,
@@ -33,8 +33,6 @@ from models import (
 NOT_OFFERED = N_("One of these services is not offered in your community. Please choose again.")
 NOT_A_PERIOD = N_("Please choose one of the periods above.")
 CAPACITY_MAX = 200
-# The statuses in which a request counts against its worker's capacity.
-ASSIGNED_OPEN = (RequestStatus.OFFERED, RequestStatus.ACCEPTED, RequestStatus.IN_PROGRESS)
 # A support assignment is for a season, not for ever: at most this many days.
 SUPPORT_DAYS_MAX = 366
 

@@ -7,7 +7,6 @@ announced to the social workers whose home community it is in.
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,8 +21,9 @@ from sqlalchemy.orm import selectinload
 
 from bot.services import catalogue
 from bot.services.errors import N_, InvalidInput, InvalidState, NotFound, PermissionDenied
-from bot.services.notices import Notice, NoticeButton, enqueue, localized
+from bot.services.notices import Notice, NoticeButton, described, enqueue, localized
 from bot.services.paging import clamp_page
+from bot.services.users import coordinators
 from models import (
     CANCELLABLE,
     OPEN_STATUSES,
@@ -176,25 +176,6 @@ def clean_contact_name(text: str | None) -> str:
     return cleaned
 
 
-def media_summary(kinds: list[tuple[AttachmentKind, int | None]]) -> dict[str, str]:
-    """"1 voice message (0:12), 2 photos" in both languages, for notices rendered later."""
-    counts = Counter(kind for kind, _duration in kinds)
-    voice_seconds = sum(duration or 0 for kind, duration in kinds if kind is AttachmentKind.VOICE)
-    zh: list[str] = []
-    en: list[str] = []
-    if counts[AttachmentKind.VOICE]:
-        length = f"{voice_seconds // 60}:{voice_seconds % 60:02d}"
-        zh.append(f"语音{counts[AttachmentKind.VOICE]}条（{length}）")
-        en.append(f"{counts[AttachmentKind.VOICE]} voice message{'s' if counts[AttachmentKind.VOICE] > 1 else ''} ({length})")
-    if counts[AttachmentKind.VIDEO_NOTE]:
-        zh.append(f"视频消息{counts[AttachmentKind.VIDEO_NOTE]}条")
-        en.append(f"{counts[AttachmentKind.VIDEO_NOTE]} video message{'s' if counts[AttachmentKind.VIDEO_NOTE] > 1 else ''}")
-    if counts[AttachmentKind.PHOTO]:
-        zh.append(f"照片{counts[AttachmentKind.PHOTO]}张")
-        en.append(f"{counts[AttachmentKind.PHOTO]} photo{'s' if counts[AttachmentKind.PHOTO] > 1 else ''}")
-    return {"zh_CN": "、".join(zh), "en": ", ".join(en)}
-
-
 def _attachment_rows(
     request: ServiceRequest, drafts: tuple[AttachmentDraft, ...], added_by: User, now: datetime,
     event: RequestEvent | None = None,
@@ -235,15 +216,6 @@ async def community_social_workers(session: AsyncSession, community_id: int) -> 
         .join(SocialWorker, SocialWorker.user_id == User.id)
         .join(UserRole, (UserRole.user_id == User.id) & (UserRole.role == Role.SOCIAL_WORKER))
         .where(SocialWorker.home_community_id == community_id, SocialWorker.on_duty.is_(True))
-        .order_by(User.id)
-    )
-    return list((await session.scalars(stmt)).all())
-
-
-async def coordinators(session: AsyncSession) -> list[User]:
-    stmt = (
-        select(User)
-        .join(UserRole, (UserRole.user_id == User.id) & (UserRole.role == Role.COORDINATOR))
         .order_by(User.id)
     )
     return list((await session.scalars(stmt)).all())
@@ -322,12 +294,7 @@ async def file_request(session: AsyncSession, resident: User, draft: RequestDraf
 
 def _description_param(description: str, attachments: tuple[AttachmentDraft, ...]) -> dict[str, Any] | str:
     """The description as a notice shows it: the words, and what media came with them."""
-    if not attachments:
-        return description
-    media = media_summary([(a.kind, a.duration) for a in attachments])
-    if not description:
-        return localized(f"[{media['zh_CN']}]", f"[{media['en']}]")
-    return localized(f"{description} [{media['zh_CN']}]", f"{description} [{media['en']}]")
+    return described(description, [(a.kind, a.duration) for a in attachments])
 
 
 async def _announce(

@@ -43,27 +43,25 @@ from sqlalchemy import Date, Integer, Select, and_, bindparam, case, exists, fun
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.errors import N_
-from bot.services.notices import Notice, NoticeButton, enqueue, localized
+from bot.services.notices import Notice, NoticeButton, described, enqueue, localized
+from bot.services.users import coordinators
 from models import (
+    ASSIGNED_OPEN,
     Community,
     EventKind,
     RequestAttachment,
     RequestEvent,
-    RequestStatus,
     Role,
     ServiceCategory,
     ServiceRequest,
     SocialWorker,
     SupportAssignment,
-    User,
     UserRole,
     WorkerSpecialty,
 )
 
 log = logging.getLogger(__name__)
 
-# The statuses in which a request counts against its assigned worker's capacity.
-ASSIGNED_OPEN = (RequestStatus.OFFERED, RequestStatus.ACCEPTED, RequestStatus.IN_PROGRESS)
 
 NO_WORKER = N_("⚠️ New request {number} in {community} has no social worker on duty there.\nService: {service}\n“{description}”")
 
@@ -206,20 +204,8 @@ async def route_request(
     return choice
 
 
-async def _coordinators(session: AsyncSession) -> list[User]:
-    stmt = (
-        select(User)
-        .join(UserRole, (UserRole.user_id == User.id) & (UserRole.role == Role.COORDINATOR))
-        .order_by(User.id)
-    )
-    return list((await session.scalars(stmt)).all())
-
-
 async def _description(session: AsyncSession, request: ServiceRequest) -> dict[str, Any] | str:
     """The description as the notice shows it: the words, and the media filed with them."""
-    # Imported here, not at the top: filing (bot.services.requests) is going to call routing.
-    from bot.services.requests import media_summary
-
     filed_with = (
         await session.execute(
             select(RequestAttachment.kind, RequestAttachment.duration)
@@ -227,16 +213,11 @@ async def _description(session: AsyncSession, request: ServiceRequest) -> dict[s
             .order_by(RequestAttachment.id)
         )
     ).all()
-    if not filed_with:
-        return request.description
-    media = media_summary([(kind, duration) for kind, duration in filed_with])
-    if not request.description:
-        return localized(f"[{media['zh_CN']}]", f"[{media['en']}]")
-    return localized(f"{request.description} [{media['zh_CN']}]", f"{request.description} [{media['en']}]")
+    return described(request.description, [(kind, duration) for kind, duration in filed_with])
 
 
 async def _alert_coordinators(session: AsyncSession, request: ServiceRequest, *, now: datetime) -> None:
-    staff = await _coordinators(session)
+    staff = await coordinators(session)
     community = await session.get(Community, request.community_id)
     assert community is not None  # choose_worker has checked it
     if not staff:

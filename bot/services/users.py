@@ -74,6 +74,15 @@ async def touch_user(session: AsyncSession, profile: TelegramProfile, *, now: da
     return user
 
 
+async def coordinators(session: AsyncSession) -> list[User]:
+    stmt = (
+        select(User)
+        .join(UserRole, (UserRole.user_id == User.id) & (UserRole.role == Role.COORDINATOR))
+        .order_by(User.id)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
 def set_locale(user: User, locale: str) -> None:
     if locale not in SUPPORTED_LOCALES:
         raise InvalidInput(N_("This language is not available."))
