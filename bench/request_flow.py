@@ -483,6 +483,8 @@ async def reset_postgres(url: str) -> None:
 
     parsed = make_url(url)
     _local(parsed.host, "--database-url")
+    if parsed.database in (None, "", "test", "postgres"):  # the tests' database, or the server's own
+        raise SystemExit(f"--database-url: use a database of the bench's own, not {parsed.database!r}")
     where = {"host": parsed.host or "127.0.0.1", "port": parsed.port or 5432, "user": parsed.username or "postgres",
              "password": parsed.password, "timeout": 10}
     try:

@@ -44,14 +44,16 @@ from zoneinfo import ZoneInfo
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from request_flow import reset_postgres  # noqa: E402 - the bench's own: creates the database, recreates its schema
 from sqlalchemy import insert, select, text  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncEngine  # noqa: E402
 
 from bot.db import make_engine, make_session_factory  # noqa: E402
 from bot.migrate import upgrade  # noqa: E402
 from bot.services.catalogue import load_catalogue  # noqa: E402
-from bot.services.routing import ASSIGNED_OPEN, RouteLevel, choose_worker  # noqa: E402
+from bot.services.routing import RouteLevel, choose_worker  # noqa: E402
 from models import (  # noqa: E402
+    ASSIGNED_OPEN,
     AreaType,
     Community,
     DistrictKind,
@@ -69,36 +71,8 @@ from models import (  # noqa: E402
 NOW = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
 WARMUP = 20
 RESIDENTS = 500
-LOCAL_HOSTS = {"127.0.0.1", "localhost", None}
 # The indexes routing relies on (migration 0004); --without-indexes drops them to compare.
 ROUTING_INDEXES = ("ix_service_request_assigned_worker_status", "ix_social_worker_home_community_id")
-
-
-async def reset_postgres(url: str) -> None:
-    """Create the database if missing, then drop and recreate its public schema."""
-    import asyncpg
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(url)
-    if parsed.host not in LOCAL_HOSTS:
-        raise SystemExit(f"--database-url: only 127.0.0.1 is allowed, not {parsed.host}")
-    if parsed.database in (None, "", "test", "postgres"):
-        raise SystemExit(f"--database-url: use a database of the bench's own, not {parsed.database!r}")
-    where = {"host": parsed.host or "127.0.0.1", "port": parsed.port or 5432, "user": parsed.username or "postgres",
-             "password": parsed.password, "timeout": 10}
-    try:
-        conn = await asyncpg.connect(database=parsed.database, **where)
-    except asyncpg.InvalidCatalogNameError:
-        admin = await asyncpg.connect(database="postgres", **where)
-        try:
-            await admin.execute(f'CREATE DATABASE "{parsed.database}"')
-        finally:
-            await admin.close()
-        conn = await asyncpg.connect(database=parsed.database, **where)
-    try:
-        await conn.execute("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public")
-    finally:
-        await conn.close()
 
 
 async def _insert(engine: AsyncEngine, table: object, rows: list[dict], chunk: int = 5000) -> None:
