@@ -35,7 +35,9 @@ from bot.i18n import make_i18n
 from bot.menus import set_default_menus
 from bot.middlewares import DbSessionMiddleware, UserLocaleMiddleware, UserMiddleware
 from bot.perf import pin_response_models
+from bot.scheduler import ReminderSweeper, Scheduler, case_handlers
 from bot.services import users
+from bot.services.cases import CasePolicy
 from bot.transaction import CommitBeforeSend
 from handlers import build_routers
 from handlers.callbacks import notice_button_data
@@ -56,6 +58,8 @@ class App:
     sender: OutboxSender
     storage: BaseStorage
     clock: Clock
+    sweeper: ReminderSweeper
+    scheduler: Scheduler
     heartbeat: Heartbeat | None = None
 
     async def start_polling(self, **kwargs: object) -> None:
@@ -195,6 +199,10 @@ def build_app(
         clock=clock,
     )
 
+    policy = CasePolicy(escalation_minutes=settings.escalation_minutes)
+    sweeper = ReminderSweeper(session_factory, clock, case_handlers(policy), on_outbox=sender.wake)
+    scheduler = Scheduler(sweeper, interval=settings.reminder_interval_seconds)
+
     # The FSM middleware takes the per-person lock before it reads the state, and
     # everything below (the DB transaction included) runs inside it.
     dp = LinliDispatcher(
@@ -205,6 +213,7 @@ def build_app(
         i18n=i18n,
         sender=sender,
         clock=clock,
+        case_policy=policy,
     )
     dp.update.outer_middleware(DbSessionMiddleware(session_factory, on_outbox=sender.wake))
     dp.update.outer_middleware(UserMiddleware())
@@ -216,7 +225,7 @@ def build_app(
     dp.include_routers(*build_routers())
     setup_dialogs(dp)
 
-    app = App(settings, bot, dp, engine, session_factory, i18n, sender, storage, clock, heartbeat)
+    app = App(settings, bot, dp, engine, session_factory, i18n, sender, storage, clock, sweeper, scheduler, heartbeat)
 
     async def _startup() -> None:
         await on_startup(app)
@@ -239,6 +248,7 @@ async def on_startup(app: App) -> None:
             log.info("ADMIN_IDS made coordinators: %s", ", ".join(map(str, granted)))
     await set_default_menus(app.bot, app.i18n)
     app.sender.start()
+    app.scheduler.start()
     me = await app.bot.me()
     log.info("Linli is running as @%s", me.username)
 
@@ -246,6 +256,7 @@ async def on_startup(app: App) -> None:
 async def on_shutdown(app: App) -> None:
     if app.heartbeat is not None:
         app.heartbeat.reset()  # a stopped bot is not alive, whatever the file's age
+    app.scheduler.stop()
     await app.sender.stop()
     await app.storage.close()
     await app.engine.dispose()

@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # Updates handled at once (aiogram's tasks_concurrency_limit); the PostgreSQL pool is sized to it.
     update_concurrency: int = Field(default=16, ge=1, le=200)
+    # How often due reminders (offer timeouts, deadlines) are swept, in seconds.
+    reminder_interval_seconds: float = Field(default=30.0, ge=1, le=3600)
+    # A missed deadline goes to the station's supervisor; unmoved this many minutes later, to the coordinators.
+    escalation_minutes: int = Field(default=120, ge=5, le=7 * 24 * 60)
     # `linli run` touches this file while it polls Telegram; `linli health` reads its age. Unset: no heartbeat.
     heartbeat_file: Path | None = None
 

@@ -96,10 +96,13 @@ async def run_demo(lang: str = "zh_CN", *, out=print) -> int:  # noqa: ANN001 - 
                 await resident.press(t("✅ Send request"))
                 await resident.wait_for_message(t("Send /my to see how it is going."))
 
-                announcement = await worker.wait_for_message(lambda m: t("Open request") in m.buttons, timeout=10)
-                await worker.press(t("Open request"), message_id=announcement.message_id)
+                # Routing offers the case to 李静 (on duty in 晨光社区); she accepts it.
+                offer = await worker.wait_for_message(lambda m: t("✅ Accept") in m.buttons, timeout=10)
+                resident_mark = resident.mark()
+                await worker.press(t("✅ Accept"), message_id=offer.message_id)
                 await worker.wait_for_message(t("Timeline:"))
                 await worker.wait_for_message(lambda m: m.kind == "voice")  # her voice message, re-sent
+                await resident.wait_for_message(lambda m: "✅" in m.text, after=resident_mark, timeout=10)
                 await emulator.settle()
             finally:
                 await app.dispatcher.stop_polling()
@@ -108,8 +111,9 @@ async def run_demo(lang: str = "zh_CN", *, out=print) -> int:  # noqa: ANN001 - 
             async with session_factory() as session:
                 number = await session.scalar(select(ServiceRequest.number))
             if lang == "zh_CN":
-                out(f"\n演示结束：王秀兰的求助 {number} 已送达晨光社区的社工李静。")
+                out(f"\n演示结束：王秀兰的求助 {number} 已由晨光社区的社工李静受理。")
             else:
-                out(f"\nDemo finished: Wang Xiulan's request {number} reached Li Jing, the social worker of Chenguang Community.")
+                out(f"\nDemo finished: Wang Xiulan's request {number} was accepted by Li Jing, the social worker of "
+                    "Chenguang Community.")
         await engine.dispose()
     return 0

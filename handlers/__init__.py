@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from handlers import additions, cases, common, errors, fallback, onboarding, profile, resident, staff, team
+from handlers import additions, cases, common, errors, fallback, offers, onboarding, profile, resident, staff, team
 
 # Order matters: commands that work anywhere first, the catch-all last.
 ROUTERS: tuple[Router, ...] = (
@@ -12,6 +12,7 @@ ROUTERS: tuple[Router, ...] = (
     onboarding.router,
     resident.router,
     cases.router,
+    offers.router,
     additions.router,
     staff.router,
     profile.router,
@@ -20,6 +21,7 @@ ROUTERS: tuple[Router, ...] = (
     onboarding.onboarding_dialog,
     resident.new_request_dialog,
     additions.add_information_dialog,
+    offers.decline_dialog,
     staff.invite_dialog,
     profile.specialties_dialog,
     team.team_dialog,

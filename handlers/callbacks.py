@@ -22,8 +22,21 @@ class RequestCB(CallbackData, prefix="rq"):
     id: int = 0
 
 
+class CaseCB(CallbackData, prefix="case"):
+    action: str  # accept | decline
+    id: int
+
+
+NOTICE_ACTIONS = {
+    "request.view": lambda ref: RequestCB(action="view", id=ref),
+    "case.accept": lambda ref: CaseCB(action="accept", id=ref),
+    "case.decline": lambda ref: CaseCB(action="decline", id=ref),
+}
+
+
 def notice_button_data(action: str, ref: int) -> str:
     """Callback data for a button a service attached to a notice."""
-    if action == "request.view":
-        return RequestCB(action="view", id=ref).pack()
+    make = NOTICE_ACTIONS.get(action)
+    if make is not None:
+        return make(ref).pack()
     raise ValueError(f"unknown notice button action {action!r}")

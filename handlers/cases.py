@@ -11,7 +11,7 @@ import logging
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.filters import Command
-from aiogram.types import CallbackQuery, InputMediaPhoto, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, InputMediaPhoto, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import ngettext
 from aiogram_dialog import DialogManager
@@ -27,7 +27,7 @@ from handlers.additions import end_adding
 from handlers.callbacks import MenuCB, RequestCB
 from handlers.resident import contact_text
 from handlers.texts import error_text, esc, locale, status_label
-from models import AttachmentKind, EventKind, RequestAttachment, RequestEvent, ServiceRequest, User
+from models import AttachmentKind, EventKind, RequestAttachment, RequestEvent, RequestStatus, ServiceRequest, User
 
 log = logging.getLogger(__name__)
 router = Router(name=__name__)
@@ -41,7 +41,20 @@ ROUTING_REASONS = {
     "supervisor": N_("the station's supervisor"),
     "nobody": N_("nobody available"),
 }
-STAFF_ONLY_EVENTS = frozenset({EventKind.ROUTED})
+STAFF_ONLY_EVENTS = frozenset({
+    EventKind.ROUTED, EventKind.OFFERED, EventKind.DECLINED, EventKind.OFFER_EXPIRED, EventKind.OFFER_WITHDRAWN,
+    EventKind.OVERDUE, EventKind.ESCALATED, EventKind.INTERNAL_NOTE,
+})
+HELD_OR_AFTER = frozenset({RequestStatus.ACCEPTED, RequestStatus.IN_PROGRESS, RequestStatus.RESOLVED,
+                           RequestStatus.CLOSED})
+DECLINE_REASONS = {
+    "capacity": N_("too many cases"),
+    "not_specialty": N_("not my specialty"),
+    "conflict": N_("a conflict of interest"),
+    "unavailable": N_("not available"),
+    "other": N_("another reason"),
+}
+DEADLINES = {"response": N_("not accepted in time"), "resolution": N_("not resolved in time")}
 
 
 def _media(attachments: list[RequestAttachment]) -> str:
@@ -49,7 +62,7 @@ def _media(attachments: list[RequestAttachment]) -> str:
     return summary["zh_CN"] if locale() == "zh_CN" else summary["en"]
 
 
-def _event_line(event: RequestEvent, request: ServiceRequest, tz: str) -> str:
+def _event_line(event: RequestEvent, request: ServiceRequest, tz: str) -> str | None:
     when = format_local_time(event.created_at, locale(), tz)
     if event.kind is EventKind.NOTE and event.actor_id == request.resident_id:
         added = [a for a in request.attachments if a.event_id == event.id]
@@ -74,11 +87,39 @@ def _event_line(event: RequestEvent, request: ServiceRequest, tz: str) -> str:
             if event.subject is not None
             else _("routed to nobody: coordinators told")
         )
+    elif event.kind is EventKind.OFFERED:
+        if event.reason in ROUTING_REASONS:
+            return None  # the routing line just before says it, and why
+        what = _("offered to {name}").format(name=_name(event.subject))
+    elif event.kind is EventKind.DECLINED:
+        reason = _(DECLINE_REASONS.get(event.reason or "", DECLINE_REASONS["other"]))
+        what = _("declined by {name}: {reason}").format(name=_name(event.actor), reason=reason)
+        if event.note:
+            what += f" — “{esc(event.note)}”"
+    elif event.kind is EventKind.OFFER_EXPIRED:
+        what = _("{name} did not answer in time").format(name=_name(event.subject))
+    elif event.kind is EventKind.OFFER_WITHDRAWN:
+        what = _("offer to {name} ended: accepted by someone else").format(name=_name(event.subject))
+    elif event.kind is EventKind.OVERDUE:
+        what = _("overdue: {deadline}").format(deadline=_(DEADLINES.get(event.reason or "", DEADLINES["response"])))
+    elif event.kind is EventKind.ESCALATED:
+        what = (
+            _("escalated to the supervisor {name}").format(name=_name(event.subject))
+            if event.subject is not None
+            else _("escalated to the coordinators")
+        )
     elif event.kind is EventKind.STATUS_CHANGED and event.to_status is not None:
+        if event.actor is not None and event.actor_id != request.resident_id:
+            return f"• {when} — " + _("status: {status} ({name})").format(
+                status=status_label(event.to_status), name=_name(event.actor))
         what = _("status: {status}").format(status=status_label(event.to_status))
     else:
         what = esc(event.note or "")
     return f"• {when} — {what}"
+
+
+def _name(user: User | None) -> str:
+    return esc(user.real_name or user.display_name) if user is not None else "—"
 
 
 def request_card(request: ServiceRequest, viewer: User, tz: str) -> str:
@@ -92,19 +133,23 @@ def request_card(request: ServiceRequest, viewer: User, tz: str) -> str:
     filed_with = [a for a in request.attachments if a.event_id is None]
     if filed_with:
         lines.append(_("Photos and recordings: {media}").format(media=_media(filed_with)))
-    if viewer.id != request.resident_id:
+    if shows_resident_details(request, viewer):
         lines.append(_("Resident: {name}").format(name=esc(request.resident.display_name)))
-        if request.contact_phone:
+        if request.contact_phone:  # given at the consent step: stored only with consent
             lines.append(_("Phone: {phone}").format(
                 phone=contact_text(request.contact_phone, request.contact_relation, request.contact_name)))
         if request.latitude is not None:
             lines.append(_("Location: {location}").format(location=_("sent, shown below")))
+    elif viewer.id != request.resident_id:
+        lines.append(_("Resident: shown to the social worker who accepts the case."))
     lines.append("")
     lines.append(_("Timeline:"))
     staff = viewer.id != request.resident_id
-    lines.extend(
-        _event_line(event, request, tz) for event in request.events if staff or event.kind not in STAFF_ONLY_EVENTS
-    )
+    for event in request.events:
+        if staff or event.kind not in STAFF_ONLY_EVENTS:
+            line = _event_line(event, request, tz)
+            if line is not None:
+                lines.append(line)
     return "\n".join(lines)
 
 
@@ -174,11 +219,23 @@ async def open_request(
     if is_resident:
         await query.message.edit_text(text, reply_markup=markup)
         return
-    # Staff keep the announcement and get the card as a new message, then what came with it.
-    await query.message.answer(text, reply_markup=markup if markup.inline_keyboard else None)
-    if request.latitude is not None and request.longitude is not None:
-        await query.message.answer_location(request.latitude, request.longitude)
-    await send_attachments(bot, query.message.chat.id, request)
+    # Staff keep the notice and get the card as a new message, then what came with it.
+    await send_staff_card(bot, query.message.chat.id, request, user, text, markup)
+
+
+async def send_staff_card(
+    bot: Bot, chat_id: int, request: ServiceRequest, viewer: User, text: str, markup: InlineKeyboardMarkup | None
+) -> None:
+    """The card as a new message, then the location (to whoever holds the case) and the photos and recordings."""
+    await bot.send_message(chat_id, text, reply_markup=markup if markup and markup.inline_keyboard else None)
+    if shows_resident_details(request, viewer) and request.latitude is not None and request.longitude is not None:
+        await bot.send_location(chat_id, request.latitude, request.longitude)
+    await send_attachments(bot, chat_id, request)
+
+
+def shows_resident_details(request: ServiceRequest, viewer: User) -> bool:
+    """The resident's name, phone and location: for the worker who accepted the case, nobody else on staff."""
+    return request.assigned_worker_id == viewer.id and request.status in HELD_OR_AFTER
 
 
 async def send_attachments(bot: Bot, chat_id: int, request: ServiceRequest) -> None:

@@ -11,6 +11,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.services.requests import RequestPage
 from handlers.callbacks import (
+    CaseCB,
     LanguageCB,
     MenuCB,
     RequestCB,
@@ -101,3 +102,14 @@ def confirm_cancel(request: ServiceRequest) -> InlineKeyboardMarkup:
     )
 
 
+
+
+def offer_actions(request_id: int) -> InlineKeyboardMarkup:
+    """The buttons of an offer notice (as the outbox sends them), for putting them back."""
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [InlineKeyboardButton(text=_("✅ Accept"), callback_data=CaseCB(action="accept", id=request_id).pack())],
+            [InlineKeyboardButton(text=_("↩️ Decline"), callback_data=CaseCB(action="decline", id=request_id).pack())],
+            [InlineKeyboardButton(text=_("Open request"), callback_data=RequestCB(action="view", id=request_id).pack())],
+        ]
+    )

@@ -50,3 +50,10 @@ class Team(StatesGroup):
     support_community = State()
     support_period = State()
     end_support = State()
+
+
+class DeclineCase(StatesGroup):
+    """A social worker declines an offered case: a reason from buttons, or their own words."""
+
+    reason = State()
+    note = State()

@@ -37,7 +37,11 @@ class ServiceCategory(Base):
     name_en: Mapped[str] = mapped_column(String(100))
     urban: Mapped[bool] = mapped_column(default=True)
     rural: Mapped[bool] = mapped_column(default=False)
+    # Deadlines: accepted within `response_minutes` (the receipt's promise), resolved within
+    # `resolution_minutes` of acceptance; an offer to one worker waits `offer_minutes` for an answer.
     response_minutes: Mapped[int] = mapped_column(default=24 * 60)
+    resolution_minutes: Mapped[int] = mapped_column(default=7 * 24 * 60)
+    offer_minutes: Mapped[int] = mapped_column(default=30)
     volunteers_allowed: Mapped[bool] = mapped_column(default=False)
     active: Mapped[bool] = mapped_column(default=True)
     sort_order: Mapped[int] = mapped_column(default=0)

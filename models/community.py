@@ -54,6 +54,7 @@ class Community(Base):
     district_kind: Mapped[DistrictKind] = mapped_column(str_enum(DistrictKind, "district_kind"))
     area_type: Mapped[AreaType] = mapped_column(str_enum(AreaType, "area_type"))
     station_name: Mapped[str | None] = mapped_column(String(200))
+    station_phone: Mapped[str | None] = mapped_column(String(32))  # E.164; told to residents with each status change
     organization_id: Mapped[int | None] = mapped_column(ForeignKey("organization.id", ondelete="SET NULL"))
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
     active: Mapped[bool] = mapped_column(default=True)

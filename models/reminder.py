@@ -16,11 +16,15 @@ class ReminderStatus(enum.StrEnum):
     PENDING = "pending"
     DONE = "done"
     CANCELLED = "cancelled"
+    FAILED = "failed"  # its work kept failing; left for an operator (logged)
 
 
 class Reminder(Base):
     __tablename__ = "reminder"
-    __table_args__ = (Index("ix_reminder_due", "status", "due_at"),)
+    __table_args__ = (
+        Index("ix_reminder_due", "status", "due_at"),
+        Index("ix_reminder_request_kind", "request_id", "kind"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(40))
@@ -32,3 +36,4 @@ class Reminder(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column()
     done_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(500))

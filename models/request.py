@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, str_enum
@@ -59,6 +59,37 @@ class EventKind(enum.StrEnum):
     CANCELLED = "cancelled"
     NOTE = "note"
     ROUTED = "routed"  # routing chose a worker (subject), or nobody; `reason` says why
+    OFFERED = "offered"  # the case was offered to a worker (subject); `reason`: the routing level, or urgent
+    DECLINED = "declined"  # a worker (actor) declined the offer; `reason`: a DeclineReason, `note`: their words
+    OFFER_EXPIRED = "offer_expired"  # nobody answered the offer to the subject in time
+    OFFER_WITHDRAWN = "offer_withdrawn"  # another worker accepted first; the subject's offer ended
+    URGENT = "urgent"  # marked urgent; `reason`: resident | risk_words
+    OVERDUE = "overdue"  # a deadline passed; `reason`: response | resolution
+    ESCALATED = "escalated"  # told the supervisor (subject) or the coordinators (no subject); `reason`: the deadline
+    INTERNAL_NOTE = "internal_note"  # a worker's note: never shown to the resident
+    MESSAGE = "message"  # a worker's message to the resident (relayed by the bot)
+    REPLY = "reply"  # the resident's answer to a worker's message
+    HANDED_OVER = "handed_over"  # the case moved to another worker (subject)
+    RATED = "rated"  # the resident's rating (`reason`: 1-5) and comment (`note`)
+    REOPENED = "reopened"  # the resident reopened a resolved case; `note`: why
+
+
+class OfferStatus(enum.StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    EXPIRED = "expired"  # not answered in time (a late Accept may still win while nobody holds the case)
+    WITHDRAWN = "withdrawn"  # someone else accepted, or the request was cancelled
+
+
+class DeclineReason(enum.StrEnum):
+    """Why a worker declined an offer: buttons, plus their own words for OTHER."""
+
+    CAPACITY = "capacity"  # too many cases
+    NOT_SPECIALTY = "not_specialty"
+    CONFLICT = "conflict"  # a conflict of interest (a relative, a neighbour)
+    UNAVAILABLE = "unavailable"  # away, ill, off duty soon
+    OTHER = "other"
 
 
 class RequestCounter(Base):
@@ -78,6 +109,7 @@ class ServiceRequest(Base):
         Index("ix_service_request_community_status", "community_id", "status"),
         # Routing counts each worker's open cases on every decision.
         Index("ix_service_request_assigned_worker_status", "assigned_worker_id", "status"),
+        CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="rating_range"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -96,7 +128,13 @@ class ServiceRequest(Base):
     urgency: Mapped[Urgency] = mapped_column(str_enum(Urgency, "urgency"), default=Urgency.NORMAL)
     status: Mapped[RequestStatus] = mapped_column(str_enum(RequestStatus, "status"), default=RequestStatus.NEW)
     assigned_worker_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
-    respond_by: Mapped[datetime | None]
+    respond_by: Mapped[datetime | None]  # the promise of the receipt: accepted by then
+    resolve_by: Mapped[datetime | None]  # set on acceptance: resolved by then
+    accepted_at: Mapped[datetime | None]
+    overdue_at: Mapped[datetime | None]  # when a deadline was first missed; cleared when the case moves on
+    rating: Mapped[int | None]  # the resident's 1-5 for the help, with `rating_comment`
+    rating_comment: Mapped[str | None] = mapped_column(Text)
+    rated_at: Mapped[datetime | None]
     draft_token: Mapped[str] = mapped_column(String(36))
     version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column()
@@ -159,3 +197,33 @@ class RequestAttachment(Base):
     created_at: Mapped[datetime] = mapped_column()
 
     request: Mapped[ServiceRequest] = relationship(back_populates="attachments", lazy="raise")
+
+
+class CaseOffer(Base):
+    """A case offered to one social worker, answered with Accept or Decline, or let time out.
+
+    Normal requests have one pending offer at a time; urgent ones one per on-duty worker
+    of the community at once. Acceptance is decided on the request (a compare-and-set on
+    its status), never here: an offer only says who may try.
+    """
+
+    __tablename__ = "case_offer"
+    __table_args__ = (
+        Index("ix_case_offer_request_status", "request_id", "status"),
+        Index("ix_case_offer_worker_status", "worker_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("service_request.id", ondelete="CASCADE"))
+    worker_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"))
+    status: Mapped[OfferStatus] = mapped_column(str_enum(OfferStatus, "status"), default=OfferStatus.PENDING)
+    # Why this worker: the routing level, `urgent` (fan-out) or `escalated` (the supervisor after a missed deadline).
+    reason: Mapped[str] = mapped_column(String(40))
+    decline_reason: Mapped[DeclineReason | None] = mapped_column(str_enum(DeclineReason, "decline_reason"))
+    decline_note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column()
+    expires_at: Mapped[datetime] = mapped_column()
+    answered_at: Mapped[datetime | None]
+
+    request: Mapped[ServiceRequest] = relationship(lazy="raise")
+    worker: Mapped[User] = relationship(lazy="raise")

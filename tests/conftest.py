@@ -158,6 +158,12 @@ async def world(engine: AsyncEngine, session_factory: async_sessionmaker[AsyncSe
     """This test's data: the previous test's updates finished, every table emptied, the sample world seeded."""
     if _running_apps:
         await HANDLED.wait_for(EMULATED_UPDATE_IDS(), timeout=30)
+    for running in _running_apps:
+        if running.sender.running:
+            # The last test's notices are delivered (or dropped with the rows) before this one starts:
+            # one arriving late would be taken for this test's.
+            await running.sender.stop()
+            running.sender.start()
     await empty_database(engine)
     for running in _running_apps:
         await forget_conversations(running.storage)
@@ -197,6 +203,8 @@ async def app(emulator: BotAPIEmulator, engine: AsyncEngine, database_url: str) 
         database_url=database_url,
         redis_url=redis_url,
         telegram_api_base=emulator.base_url,
+        # Tests sweep reminders themselves after moving the clock (app.sweeper.sweep()).
+        reminder_interval_seconds=3600,
         _env_file=None,
     )
     application = build_app(settings, engine=engine, per_chat_interval=0.02, clock=CLOCK, on_update_done=HANDLED)

@@ -100,6 +100,14 @@ async def fill_request(
     await person.wait_for_message(has_button(T("✅ Send request", lang)))
 
 
+async def accept_offer(worker: EmulatedUser, number: str, mark: int, lang: str = "zh_CN"):  # noqa: ANN201
+    """The worker waits for the offer of request `number` (sent after `mark`), accepts it and gets the card."""
+    offer = await worker.wait_for_message(number, after=mark, timeout=10)
+    accepted = worker.mark()
+    await worker.press(T("✅ Accept", lang), message_id=offer.message_id)
+    return await worker.wait_for_message(T("Timeline:", lang), after=accepted)
+
+
 async def requests_of(session: AsyncSession, person: EmulatedUser) -> list[ServiceRequest]:
     """The person's requests, read once the bot has finished with their last update.
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
 
@@ -13,6 +14,7 @@ from tests.support import (
     COMMUNITY_BUTTON,
     LANGUAGE_BUTTON,
     T,
+    accept_offer,
     callback_data_of,
     fill_request,
     has_button,
@@ -229,7 +231,7 @@ async def test_forged_callback_data_cannot_open_or_cancel_anothers_request(emula
         assert answer.text == T(msgid, lang) and answer.show_alert
     assert not any(request.number in m.text for m in intruder.messages)
     [still] = await requests_of(session, owner)
-    assert still.status is RequestStatus.NEW
+    assert still.status is RequestStatus.OFFERED
 
     # Malformed data and ids that do not exist are refused the same calm way.
     for data in ("rq:view:not-a-number", "rq:explode:1", "xx:1", RequestCB(action="view", id=10**9).pack()):
@@ -305,8 +307,9 @@ async def test_descriptions_that_look_like_html_reach_everyone_as_typed(emulator
     await person.press(T("✅ Send request"))
     await person.wait_for_message(T("Send /my to see how it is going."))
     notice = await li_jing.wait_for_message(typed, after=mark, timeout=10)
-    await li_jing.press(T("Open request"), message_id=notice.message_id)
-    card = await li_jing.wait_for_message(T("Timeline:"))
+    assert typed in notice.text
+    number = re.search(r"\d{4}-\d{6}", notice.text).group(0)
+    card = await accept_offer(li_jing, number, mark)
     assert typed in card.text and "<i>邻居</i>" in card.text
 
 
@@ -376,7 +379,7 @@ async def test_after_the_receipt_the_flow_is_over(emulator, session):
     await person.send_text("/cancel")
     await person.wait_for_message(T("There is nothing to cancel."))
     [request] = await requests_of(session, person)
-    assert request.status is RequestStatus.NEW
+    assert request.status is RequestStatus.OFFERED
 
 
 async def test_a_new_command_mid_flow_takes_the_reply_keyboard_away(emulator):

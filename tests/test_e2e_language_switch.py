@@ -86,4 +86,4 @@ async def test_the_description_survives_a_switch_and_is_filed(emulator, session)
     await person.wait_for_message(T("Send /my to see how it is going.", "zh_CN"))
     [request] = await requests_of(session, person)
     assert request.description == "I need help with shopping after a fall."
-    assert request.status is RequestStatus.NEW
+    assert request.status is RequestStatus.OFFERED

@@ -96,24 +96,44 @@ async def test_a_resident_files_a_request_and_the_communitys_social_worker_is_to
     number = NUMBER.search(receipt.text).group(0)
     assert ("1天" if lang == "zh_CN" else "within 1 day") in receipt.text
 
-    # The social worker of 晨光社区 is told right away, in her own language (zh_CN).
-    notice = await li_jing.wait_for_message(number, after=worker_mark, timeout=10)
-    assert "晨光社区" in notice.text and description in notice.text
-    assert T("Open request", "zh_CN") in notice.buttons
+    # The social worker of 晨光社区 is offered the case right away, in her own language (zh_CN).
+    offer = await li_jing.wait_for_message(number, after=worker_mark, timeout=10)
+    assert "晨光社区" in offer.text and description in offer.text
+    assert "王秀兰" not in offer.text, "the resident's name waits for acceptance"
+    assert {T("✅ Accept", "zh_CN"), T("↩️ Decline", "zh_CN"), T("Open request", "zh_CN")} <= set(offer.buttons)
 
-    # She opens the card: it shows the consented phone and the shared location.
-    await li_jing.press(T("Open request", "zh_CN"), message_id=notice.message_id)
-    card = await li_jing.wait_for_message(T("Timeline:", "zh_CN"))
+    # Before accepting, the card shows the case but not the resident's phone or location.
+    card_mark = li_jing.mark()
+    await li_jing.press(T("Open request", "zh_CN"), message_id=offer.message_id)
+    card = await li_jing.wait_for_message(T("Timeline:", "zh_CN"), after=card_mark)
+    assert number in card.text and "139 0000 0001" not in card.text
+    assert T("Resident: shown to the social worker who accepts the case.", "zh_CN") in card.text
+
+    # She accepts: the offer loses its buttons, the card now shows the consented phone and the location.
+    resident_mark = person.mark()
+    accept_mark = li_jing.mark()
+    await li_jing.press(T("✅ Accept", "zh_CN"), message_id=offer.message_id)
+    card = await li_jing.wait_for_message(T("Timeline:", "zh_CN"), after=accept_mark)
     assert number in card.text and T("{phone} (mine)", "zh_CN", phone="139 0000 0001") in card.text
-    location = await li_jing.wait_for_message(lambda m: m.kind == "location")
+    assert "王秀兰" in card.text
+    location = await li_jing.wait_for_message(lambda m: m.kind == "location", after=accept_mark)
     assert location.latitude == pytest.approx(37.87)
+    assert not li_jing.message(offer.message_id).buttons
+
+    # The resident hears who has her request, in her language.
+    told = await person.wait_for_message(number, after=resident_mark, timeout=10)
+    assert T("✅ Your request {number} has been accepted by social worker {name}. They will contact you soon.", lang,
+             number=number, name="李静") in told.text
 
     [request] = await requests_of(session, person)
-    assert request.number == number and request.status is RequestStatus.NEW
+    assert request.number == number and request.status is RequestStatus.ACCEPTED
+    assert request.assigned_worker_id == world.people["li_jing"].id
     assert request.contact_phone == "+8613900000001" and request.latitude == pytest.approx(37.87)
     assert request.contact_relation is ContactRelation.SELF and request.contact_consent_at is not None
-    kinds = [e.kind for e in (await session.scalars(select(RequestEvent).where(RequestEvent.request_id == request.id))).all()]
-    assert kinds == [EventKind.CREATED, EventKind.ANNOUNCED]
+    kinds = [e.kind for e in (await session.scalars(select(RequestEvent).where(RequestEvent.request_id == request.id)
+                                                    .order_by(RequestEvent.id))).all()]
+    assert kinds == [EventKind.CREATED, EventKind.ROUTED, EventKind.STATUS_CHANGED, EventKind.OFFERED,
+                     EventKind.STATUS_CHANGED]
     sent = (await session.scalars(select(OutgoingMessage).where(OutgoingMessage.params["number"].as_string() == number))).all()
     assert sent and all(m.status is OutboxStatus.SENT for m in sent)
 
@@ -206,10 +226,11 @@ async def test_my_requests_show_status_timeline_and_allow_cancelling(emulator, s
     await person.send_text("/my")
     listing = await person.wait_for_message(lambda m: any(number in b for b in m.buttons))
     label = next(b for b in listing.buttons if number in b)
-    assert T("received", lang) in label
+    assert T("waiting for a social worker", lang) in label  # offered to 李静, not yet accepted
     await person.press(label)
     card = await person.wait_for_message(T("Timeline:", lang))
-    assert T("request filed", lang) in card.text and "李静" in card.text
+    assert T("request filed", lang) in card.text
+    assert "李静" not in card.text, "whom it was offered to is for staff; the resident hears it on acceptance"
 
     worker_mark = li_jing.mark()
     await person.press(T("Cancel this request", lang))
@@ -243,7 +264,7 @@ async def test_keeping_a_request_after_all(emulator, session):
     await person.press(T("No, keep it"))
     await person.wait_for_message(has_button(T("Cancel this request")))
     [request] = await requests_of(session, person)
-    assert request.status is RequestStatus.NEW
+    assert request.status is RequestStatus.OFFERED
 
 
 @pytest.mark.parametrize("lang", ["zh_CN", "en"])

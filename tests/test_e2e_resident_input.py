@@ -13,7 +13,17 @@ from sqlalchemy import select
 
 from models import AttachmentKind, ContactRelation, EventKind, RequestAttachment, RequestEvent, RequestStatus, User
 from tests.conftest import CLOCK
-from tests.support import DAILY_CARE, ELDERLY, T, callback_data_of, has_button, onboard, requests_of, settled
+from tests.support import (
+    DAILY_CARE,
+    ELDERLY,
+    T,
+    accept_offer,
+    callback_data_of,
+    has_button,
+    onboard,
+    requests_of,
+    settled,
+)
 
 pytestmark = pytest.mark.usefixtures("app")
 
@@ -51,9 +61,8 @@ async def attachments_of(session, request_id: int) -> list[RequestAttachment]:  
 
 
 async def open_announcement(worker, number: str, mark: int):  # noqa: ANN001, ANN201
-    notice = await worker.wait_for_message(number, after=mark, timeout=10)
-    await worker.press(T("Open request", "zh_CN"), message_id=notice.message_id)
-    return await worker.wait_for_message(T("Timeline:", "zh_CN"))
+    """The worker accepts the offered case and gets its card (the resident's details come with acceptance)."""
+    return await accept_offer(worker, number, mark)
 
 
 @pytest.mark.parametrize("lang", ["zh_CN", "en"])
@@ -141,7 +150,7 @@ async def test_other_or_not_sure_skips_the_service_step_and_back_returns_to_the_
     await person.press(T("✅ Send request"))
     await person.wait_for_message(T("Send /my to see how it is going."))
     [request] = await requests_of(session, person)
-    assert request.status is RequestStatus.NEW
+    assert request.status is RequestStatus.OFFERED
 
 
 @pytest.mark.parametrize("lang", ["zh_CN", "en"])

@@ -9,6 +9,7 @@ import re
 import pytest
 from sqlalchemy import select
 
+from bot.services import cases as case_service
 from bot.services import requests as request_service
 from models import OutboxStatus, OutgoingMessage
 from tests.conftest import CLOCK, next_telegram_id
@@ -26,11 +27,11 @@ async def test_a_failure_is_reported_in_the_persons_language_and_rolled_back(emu
     service = "生活照料（买菜、陪同就医等）" if lang == "zh_CN" else "Daily help (shopping, hospital visits…)"
     await fill_request(person, lang=lang, group=group, service=service)
 
-    async def broken_announce(*args, **kwargs):
+    async def broken_routing(*args, **kwargs):
         raise RuntimeError("the routing table is on fire")
 
-    # The request row is written, then announcing fails: the whole update must roll back.
-    monkeypatch.setattr(request_service, "_announce", broken_announce)
+    # The request row is written, then routing fails: the whole update must roll back.
+    monkeypatch.setattr(case_service, "start", broken_routing)
     query = await person.press(T("✅ Send request", lang))
     answer = await person.wait_for_callback_answer(query)
     assert answer.text == T(SORRY, lang) and answer.show_alert
@@ -156,7 +157,7 @@ async def test_a_failed_commit_when_cancelling_a_request_keeps_it_and_can_be_ret
     # Not "cancelled": the question is still there and the request is still open.
     assert T("Yes, cancel it") in next(m for m in person.messages if m.message_id == ask.message_id).buttons
     [request] = await requests_of(session, person)
-    assert request.status.value == "new"
+    assert request.status.value == "offered"
 
     await person.press(T("Yes, cancel it"), message_id=ask.message_id)
     await person.wait_for_message(T("Request {number} is cancelled. Send /new whenever you need help again.",

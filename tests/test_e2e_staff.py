@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from models import Invite, Role
+from models import Invite, Role, SocialWorker
 from tests.conftest import CLOCK, next_telegram_id
 from tests.support import COMMUNITY_BUTTON, T, fill_request, has_button, onboard, user_row
 
@@ -44,18 +44,22 @@ async def test_a_coordinator_invites_a_social_worker_who_then_receives_requests(
     assert row.has_role(Role.SOCIAL_WORKER) and row.social_worker.home_community.name == "桃园社区"
     assert row.locale == lang
 
-    # A request in 桃园社区 reaches the new colleague, in their language.
+    # With 桃园's other two social workers off duty, a request there is offered to the new colleague,
+    # in their language.
+    await session.execute(update(SocialWorker).where(SocialWorker.user_id.in_(
+        [world.people["chen_gang"].id, world.people["zhao_min"].id])).values(on_duty=False))
+    await session.commit()
     resident = await onboard(emulator, community="桃园社区")
     mark = newcomer.mark()
     await fill_request(resident, group="低收入家庭", service="就业辅导", description="孩子爸爸失业了，想找份工作。")
     await resident.press(T("✅ Send request"))
     await resident.wait_for_message(T("Send /my to see how it is going."))
-    notice = await newcomer.wait_for_message(has_button(T("Open request", lang)), after=mark, timeout=10)
+    notice = await newcomer.wait_for_message(has_button(T("✅ Accept", lang)), after=mark, timeout=10)
     assert "孩子爸爸失业了" in notice.text
     await newcomer.press(T("Open request", lang), message_id=notice.message_id)
     card = await newcomer.wait_for_message(T("Timeline:", lang))
     assert "孩子爸爸失业了" in card.text
-    assert "吴<社工>" in card.text  # the timeline names who was told, as typed
+    assert "吴<社工>" in card.text  # the timeline names whom it was offered to, as typed
 
 
 async def test_an_invite_link_works_once(emulator, session, world):

@@ -36,14 +36,15 @@ def test_notice_parameters_are_localized_and_escaped():
         "number": "2026-000001",
         "community": localized("晨光社区", "Chenguang Community"),
         "service": localized("<康复>", "<Rehab>"),
-        "resident": "小明<3",
-        "description": "a & b",
+        "name": "小明<3",
+        "hours": 2,
     }
-    template = "🆕 New request {number} in {community}\nService: {service}\nFrom: {resident}\n“{description}”"
+    template = ("⚠️ Request {number} in {community}, held by {name}, has not been resolved in time.\n"
+                "Service: {service}\nIf it is still open in {hours} h, the coordinators are told.")
     zh = render(i18n, template, params, "zh_CN", SHANGHAI)
     en = render(i18n, template, params, "en", SHANGHAI)
-    assert zh.startswith("🆕 晨光社区有新求助 2026-000001") and "&lt;康复&gt;" in zh and "小明&lt;3" in zh
-    assert en.startswith("🆕 New request 2026-000001 in Chenguang Community") and "a &amp; b" in en
+    assert zh.startswith("⚠️ 晨光社区的求助 2026-000001（由小明&lt;3负责）") and "&lt;康复&gt;" in zh
+    assert en.startswith("⚠️ Request 2026-000001 in Chenguang Community, held by 小明&lt;3") and "&lt;Rehab&gt;" in en
     when = render(i18n, "It works once and expires on {time}. Send it only to the person you mean.",
                   {"time": timestamp(datetime(2026, 11, 29, 7, 0, tzinfo=UTC))}, "zh_CN", SHANGHAI)
     assert "11月29日 下午3:00失效" in when

@@ -40,7 +40,8 @@ from tests.conftest import CLOCK, next_telegram_id
 # The bot started by the end-to-end tests has its own sender on the same outbox: pause it.
 pytestmark = pytest.mark.usefixtures("quiet_outbox")
 
-NEW_REQUEST = "🆕 New request {number} in {community}\nService: {service}\nFrom: {resident}\n“{description}”"
+OFFER = ("📋 Request {number} in {community} is offered to you.\nService: {service}\n“{description}”\n"
+         "Please accept or decline within {minutes} minutes.")
 CANCELLED = "Request {number} was cancelled by the resident."
 INVITE_EXPIRES = "It works once and expires on {time}. Send it only to the person you mean."
 
@@ -189,25 +190,25 @@ async def test_each_reader_gets_the_notice_in_their_own_language(
         "number": "2026-000042",
         "community": localized("晨光社区", "Chenguang Community"),
         "service": localized("生活照料", "Daily help"),
-        "resident": "王秀兰 <b>",
-        "description": "请帮忙买菜 & <看病>",
+        "minutes": 30,
+        "description": "王秀兰 <b>: 请帮忙买菜 & <看病>",
     }
     button = (NoticeButton("Open request", "request.view", 42),)
-    ids = await write(session_factory, *(Notice(u, NEW_REQUEST, params, button) for u in (li_jing, colleague, undecided)))
+    ids = await write(session_factory, *(Notice(u, OFFER, params, button) for u in (li_jing, colleague, undecided)))
 
     await sender.send_due()
 
-    chinese_template = i18n.gettext(NEW_REQUEST, locale="zh_CN")
-    assert chinese_template != NEW_REQUEST
+    chinese_template = i18n.gettext(OFFER, locale="zh_CN")
+    assert chinese_template != OFFER
     [zh] = bot.sent_to(li_jing)
     assert zh.text == chinese_template.format(
-        number="2026-000042", community="晨光社区", service="生活照料",
-        resident="王秀兰 &lt;b&gt;", description="请帮忙买菜 &amp; &lt;看病&gt;",
+        number="2026-000042", community="晨光社区", service="生活照料", minutes=30,
+        description="王秀兰 &lt;b&gt;: 请帮忙买菜 &amp; &lt;看病&gt;",
     )
     [en] = bot.sent_to(colleague)
     assert en.text == (
-        "🆕 New request 2026-000042 in Chenguang Community\nService: Daily help\n"
-        "From: 王秀兰 &lt;b&gt;\n“请帮忙买菜 &amp; &lt;看病&gt;”"
+        "📋 Request 2026-000042 in Chenguang Community is offered to you.\nService: Daily help\n"
+        "“王秀兰 &lt;b&gt;: 请帮忙买菜 &amp; &lt;看病&gt;”\nPlease accept or decline within 30 minutes."
     )
     [default] = bot.sent_to(undecided)
     assert default.text == zh.text, "no language chosen yet: the default, Chinese"

@@ -23,6 +23,7 @@ from models import (
     Invite,
     OutboxStatus,
     OutgoingMessage,
+    Reminder,
     RequestStatus,
     Role,
     ServiceCategory,
@@ -33,7 +34,8 @@ from models import (
 )
 from tests.conftest import CLOCK, next_telegram_id
 
-NEW_REQUEST = "🆕 New request {number} in {community}\nService: {service}\nFrom: {resident}\n“{description}”"
+OFFER = ("📋 Request {number} in {community} is offered to you.\nService: {service}\n“{description}”\n"
+         "Please accept or decline within {minutes} minutes.")
 NO_WORKER = "⚠️ New request {number} in {community} has no social worker on duty there.\nService: {service}\n“{description}”"
 CANCELLED = "Request {number} was cancelled by the resident."
 
@@ -90,15 +92,6 @@ async def outbox_since(session: AsyncSession, marker: int) -> list[OutgoingMessa
     return list((await session.scalars(stmt)).all())
 
 
-async def on_duty_workers_of(session: AsyncSession, world: SampleWorld, community: str) -> set[int]:
-    stmt = (
-        select(SocialWorker.user_id)
-        .join(UserRole, (UserRole.user_id == SocialWorker.user_id) & (UserRole.role == Role.SOCIAL_WORKER))
-        .where(SocialWorker.home_community_id == world.communities[community].id, SocialWorker.on_duty.is_(True))
-    )
-    return set((await session.scalars(stmt)).all())
-
-
 async def all_coordinators(session: AsyncSession) -> set[int]:
     return set((await session.scalars(select(UserRole.user_id).where(UserRole.role == Role.COORDINATOR))).all())
 
@@ -127,7 +120,7 @@ async def test_a_request_gets_the_next_public_number_of_the_local_year(
     assert [sequence(n) for n in numbers] == [sequence(numbers[0]) + i for i in range(3)]
     assert len(set(numbers)) == 3
     assert all(f.created for f in (first, second, third))
-    assert first.request.status is RequestStatus.NEW
+    assert first.request.status is RequestStatus.OFFERED  # to 晨光's social worker on duty
     assert first.request.respond_by == first.request.created_at + timedelta(minutes=1440)
 
 
@@ -156,10 +149,10 @@ async def test_a_resident_without_a_community_is_asked_to_choose_one(world: Samp
         await requests.file_request(session, stranger, await draft(session), now=CLOCK.now())
 
 
-# --- (b) the announcement is part of the same transaction ----------------------------
+# --- (b) the offer is part of the same transaction -------------------------------------
 
 
-async def test_the_communitys_social_worker_is_told_in_the_same_transaction(
+async def test_the_routed_social_worker_is_offered_the_case_in_the_same_transaction(
     world: SampleWorld, session: AsyncSession
 ) -> None:
     li_jing = await person(session, world, "li_jing")
@@ -171,24 +164,35 @@ async def test_the_communitys_social_worker_is_told_in_the_same_transaction(
 
     request = filed.request
     notices = await outbox_since(session, marker)
-    recipients = {n.user_id for n in notices}
-    assert li_jing.id in recipients
-    assert recipients == await on_duty_workers_of(session, world, "晨光社区")
-    assert chen_gang.id not in recipients, "桃园's worker is not told of 晨光's request"
-    to_li_jing = next(n for n in notices if n.user_id == li_jing.id)
-    assert to_li_jing.chat_id == li_jing.telegram_id
-    assert to_li_jing.template == NEW_REQUEST
-    assert to_li_jing.status is OutboxStatus.PENDING
-    assert to_li_jing.params["number"] == request.number
-    assert to_li_jing.params["community"] == {"$l": {"zh_CN": "晨光社区", "en": "Chenguang Community"}}
-    assert to_li_jing.params["resident"] == "王阿姨"
-    assert to_li_jing.params["description"] == "需要人帮忙买菜 <急>"  # escaped when rendered, not stored
-    assert to_li_jing.buttons == [{"label": "Open request", "action": "request.view", "ref": request.id}]
+    assert {n.user_id for n in notices} == {li_jing.id}, "one worker is offered the case; 桃园's are not told"
+    assert chen_gang.id != li_jing.id
+    offer = notices[0]
+    assert offer.chat_id == li_jing.telegram_id
+    assert offer.template == OFFER
+    assert offer.status is OutboxStatus.PENDING
+    assert offer.params["number"] == request.number
+    assert offer.params["community"] == {"$l": {"zh_CN": "晨光社区", "en": "Chenguang Community"}}
+    assert offer.params["minutes"] == 30
+    assert "resident" not in offer.params, "the resident's name goes only to the worker who accepts"
+    assert offer.params["description"] == "需要人帮忙买菜 <急>"  # escaped when rendered, not stored
+    assert offer.buttons == [
+        {"label": "✅ Accept", "action": "case.accept", "ref": request.id},
+        {"label": "↩️ Decline", "action": "case.decline", "ref": request.id},
+        {"label": "Open request", "action": "request.view", "ref": request.id},
+    ]
     assert session.info.get("outbox_written") is True, "the middleware wakes the sender after commit"
+    assert (request.status, request.assigned_worker_id) == (RequestStatus.OFFERED, li_jing.id)
 
     await session.refresh(request, ["events"])
-    announced = [e for e in request.events if e.kind is EventKind.ANNOUNCED]
-    assert len(announced) == 1 and "李静" in (announced[0].note or "")
+    assert [e.kind for e in request.events] == [
+        EventKind.CREATED, EventKind.ROUTED, EventKind.STATUS_CHANGED, EventKind.OFFERED
+    ]
+    assert request.events[-1].subject_id == li_jing.id
+    reminders = (await session.scalars(select(Reminder).where(Reminder.request_id == request.id)
+                                       .order_by(Reminder.due_at))).all()
+    assert [(r.kind, r.due_at - CLOCK.now()) for r in reminders] == [
+        ("offer_timeout", timedelta(minutes=30)), ("response_due", timedelta(minutes=1440)),
+    ]
 
 
 async def test_nothing_is_announced_when_the_transaction_rolls_back(world: SampleWorld, session: AsyncSession) -> None:
@@ -228,8 +232,9 @@ async def test_with_the_social_worker_off_duty_the_coordinators_are_told(
     assert {n.template for n in notices} == {NO_WORKER}
     assert all(n.params["number"] == filed.request.number for n in notices)
     await session.refresh(filed.request, ["events"])
-    announced = [e for e in filed.request.events if e.kind is EventKind.ANNOUNCED]
-    assert len(announced) == 1 and announced[0].note is None
+    routed = [e for e in filed.request.events if e.kind is EventKind.ROUTED]
+    assert [(e.subject_id, e.reason) for e in routed] == [(None, "nobody")]
+    assert (filed.request.status, filed.request.assigned_worker_id) == (RequestStatus.NEW, None)
 
 
 async def test_a_village_with_no_social_worker_based_there_reaches_the_coordinators(
@@ -359,7 +364,7 @@ async def test_the_resident_cancels_an_open_request_and_the_social_worker_is_tol
 
     assert cancelled.status is RequestStatus.CANCELLED
     assert cancelled.cancelled_at is not None
-    assert cancelled.version == 2
+    assert cancelled.version == 3  # filed, offered, cancelled
     notices = await outbox_since(session, marker)
     assert li_jing.id in {n.user_id for n in notices}
     assert {n.template for n in notices} == {CANCELLED}
@@ -372,10 +377,12 @@ async def test_the_resident_cancels_an_open_request_and_the_social_worker_is_tol
     # The timeline, as a later update (a fresh read) sees it.
     session.expunge_all()
     seen = await requests.get_visible(session, await session.get(User, wang.id), request_id)
-    assert [e.kind for e in seen.events] == [EventKind.CREATED, EventKind.ANNOUNCED, EventKind.CANCELLED]
+    assert [e.kind for e in seen.events] == [
+        EventKind.CREATED, EventKind.ROUTED, EventKind.STATUS_CHANGED, EventKind.OFFERED, EventKind.CANCELLED
+    ]
     cancel_event = seen.events[-1]
     assert cancel_event.actor_id == wang.id
-    assert (cancel_event.from_status, cancel_event.to_status) == (RequestStatus.NEW, RequestStatus.CANCELLED)
+    assert (cancel_event.from_status, cancel_event.to_status) == (RequestStatus.OFFERED, RequestStatus.CANCELLED)
     assert seen.events[0].to_status is RequestStatus.NEW
 
 

@@ -378,6 +378,13 @@ class EmulatedUser:
         """Bot messages of this chat in order, current state (incl. deleted)."""
         return list(self._chat.bot_messages.values())
 
+    def message(self, message_id: int) -> BotMessage:
+        """One bot message of this chat as it is now (edited text, buttons), by id."""
+        try:
+            return self._chat.bot_messages[message_id]
+        except KeyError:
+            raise AssertionError(f"{self.full_name}: no bot message #{message_id} in the chat") from None
+
     @property
     def last_message(self) -> BotMessage | None:
         """The newest bot message that is not deleted."""

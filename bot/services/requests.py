@@ -1,7 +1,6 @@
 """Service requests: filing, reading, the timeline and cancelling.
 
-Routing, acceptance and deadlines come later; for now a new request is
-announced to the social workers whose home community it is in.
+A filed request is handed to `bot.services.cases`, which routes and offers it.
 """
 
 from __future__ import annotations
@@ -19,26 +18,26 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from bot.services import catalogue
+from bot.services import cases, catalogue
 from bot.services.errors import N_, InvalidInput, InvalidState, NotFound, PermissionDenied
-from bot.services.notices import Notice, NoticeButton, described, enqueue, localized
+from bot.services.notices import Notice, NoticeButton, described, enqueue
 from bot.services.paging import clamp_page
 from bot.services.users import coordinators
 from models import (
     CANCELLABLE,
     OPEN_STATUSES,
     AttachmentKind,
+    CaseOffer,
     ContactRelation,
     EventKind,
+    OfferStatus,
     RequestAttachment,
     RequestCounter,
     RequestEvent,
     RequestStatus,
     Role,
     ServiceRequest,
-    SocialWorker,
     User,
-    UserRole,
 )
 
 log = logging.getLogger(__name__)
@@ -210,17 +209,6 @@ async def _next_number(session: AsyncSession, year: int) -> str:
     return f"{year}-{value:06d}"
 
 
-async def community_social_workers(session: AsyncSession, community_id: int) -> list[User]:
-    stmt = (
-        select(User)
-        .join(SocialWorker, SocialWorker.user_id == User.id)
-        .join(UserRole, (UserRole.user_id == User.id) & (UserRole.role == Role.SOCIAL_WORKER))
-        .where(SocialWorker.home_community_id == community_id, SocialWorker.on_duty.is_(True))
-        .order_by(User.id)
-    )
-    return list((await session.scalars(stmt)).all())
-
-
 async def file_request(session: AsyncSession, resident: User, draft: RequestDraft, *, now: datetime) -> Filed:
     community = resident.community
     if community is None:
@@ -288,7 +276,7 @@ async def file_request(session: AsyncSession, resident: User, draft: RequestDraf
         # Their own number, given at the consent step: remembered, with when the consent was given.
         resident.phone = draft.phone
         resident.phone_consent_at = now
-    await _announce(session, request, resident, draft.attachments, now=now)
+    await cases.start(session, request, now=now)
     return Filed(request, created=True)
 
 
@@ -297,47 +285,24 @@ def _description_param(description: str, attachments: tuple[AttachmentDraft, ...
     return described(description, [(a.kind, a.duration) for a in attachments])
 
 
-async def _announce(
-    session: AsyncSession, request: ServiceRequest, resident: User, attachments: tuple[AttachmentDraft, ...] = (),
-    *, now: datetime,
-) -> None:
-    """Tell the community's social workers; with none on duty, tell the coordinators."""
-    workers = await community_social_workers(session, request.community_id)
-    params = {
-        "number": request.number,
-        "community": localized(request.community.name, request.community.name_en),
-        "service": localized(request.category.name_zh, request.category.name_en),
-        "resident": resident.display_name,
-        "description": _description_param(request.description, attachments),
-    }
-    view = (NoticeButton(N_("Open request"), "request.view", request.id),)
-    if workers:
-        enqueue(
-            session,
-            *(
-                Notice(worker, N_("🆕 New request {number} in {community}\nService: {service}\nFrom: {resident}\n“{description}”"),
-                       params, view)
-                for worker in workers
-            ),
-            now=now,
-        )
-        note = ", ".join(worker.display_name for worker in workers)
-    else:
-        staff = await coordinators(session)
-        if not staff:
-            log.warning("request %s in community %s: no social worker on duty and no coordinator to tell",
-                        request.number, request.community_id)
-        enqueue(
-            session,
-            *(
-                Notice(c, N_("⚠️ New request {number} in {community} has no social worker on duty there.\nService: {service}\n“{description}”"),
-                       params, view)
-                for c in staff
-            ),
-            now=now,
-        )
-        note = None
-    session.add(RequestEvent(request_id=request.id, kind=EventKind.ANNOUNCED, note=note, created_at=now))
+async def handlers_of(session: AsyncSession, request: ServiceRequest) -> list[User]:
+    """Who is dealing with a request now: its worker, else those holding an offer of it, else the coordinators."""
+    if request.assigned_worker_id is not None:
+        worker = await session.get(User, request.assigned_worker_id)
+        if worker is not None:
+            return [worker]
+    offered = list(
+        (
+            await session.scalars(
+                select(User)
+                .join(CaseOffer, CaseOffer.worker_id == User.id)
+                .where(CaseOffer.request_id == request.id, CaseOffer.status == OfferStatus.PENDING)
+                .order_by(User.id)
+                .distinct()
+            )
+        ).all()
+    )
+    return offered or await coordinators(session)
 
 
 @dataclass(frozen=True)
@@ -363,15 +328,21 @@ async def list_for_resident(session: AsyncSession, resident: User, page: int = 0
     return RequestPage(list((await session.scalars(stmt)).all()), page, pages)
 
 
-def can_view(user: User, request: ServiceRequest) -> bool:
+async def can_view(session: AsyncSession, user: User, request: ServiceRequest) -> bool:
+    """The resident, coordinators, the worker holding it, whoever it was offered to, and the station's supervisor.
+
+    Other social workers, of the same community too, never see a case that was not offered to them.
+    """
     if request.resident_id == user.id or request.assigned_worker_id == user.id:
         return True
     if user.has_role(Role.COORDINATOR):
         return True
     worker = user.social_worker
-    return bool(
-        user.has_role(Role.SOCIAL_WORKER) and worker is not None and worker.home_community_id == request.community_id
-    )
+    if not user.has_role(Role.SOCIAL_WORKER) or worker is None:
+        return False
+    if worker.is_supervisor and worker.home_community_id == request.community_id:
+        return True
+    return await cases.was_offered(session, user, request.id)
 
 
 def can_cancel(user: User, request: ServiceRequest) -> bool:
@@ -393,7 +364,7 @@ async def get_visible(session: AsyncSession, viewer: User, request_id: int) -> S
     )
     if request is None:
         raise NotFound(N_("This request could not be found."))
-    if not can_view(viewer, request):
+    if not await can_view(session, viewer, request):
         raise PermissionDenied(N_("This request is not yours to open."))
     return request
 
@@ -423,14 +394,8 @@ async def cancel_request(session: AsyncSession, resident: User, request_id: int,
     await session.refresh(request)
     session.add(RequestEvent(request_id=request.id, actor_id=resident.id, kind=EventKind.CANCELLED,
                              from_status=previous, to_status=RequestStatus.CANCELLED, created_at=now))
-    recipients: list[User] = []
-    if request.assigned_worker_id is not None:
-        worker = await session.get(User, request.assigned_worker_id)
-        recipients = [worker] if worker else []
-    else:
-        # Whoever was told of the request is told it is off: the community's social
-        # workers, or the coordinators when none was on duty.
-        recipients = await community_social_workers(session, request.community_id) or await coordinators(session)
+    recipients = await handlers_of(session, request)
+    await cases.withdraw_offers(session, request, now=now)
     enqueue(
         session,
         *(
@@ -496,11 +461,7 @@ async def add_information(
     await session.flush()
     session.add_all(_attachment_rows(request, attachments, resident, now, event))
     request.updated_at = now
-    if request.assigned_worker_id is not None:
-        worker = await session.get(User, request.assigned_worker_id)
-        recipients = [worker] if worker else []
-    else:
-        recipients = await community_social_workers(session, request.community_id) or await coordinators(session)
+    recipients = await handlers_of(session, request)
     enqueue(
         session,
         *(

@@ -204,7 +204,7 @@ async def route_request(
     return choice
 
 
-async def _description(session: AsyncSession, request: ServiceRequest) -> dict[str, Any] | str:
+async def notice_description(session: AsyncSession, request: ServiceRequest) -> dict[str, Any] | str:
     """The description as the notice shows it: the words, and the media filed with them."""
     filed_with = (
         await session.execute(
@@ -230,7 +230,7 @@ async def _alert_coordinators(session: AsyncSession, request: ServiceRequest, *,
         "number": request.number,
         "community": localized(community.name, community.name_en),
         "service": localized(category.name_zh, category.name_en),
-        "description": await _description(session, request),
+        "description": await notice_description(session, request),
     }
     view = (NoticeButton(N_("Open request"), "request.view", request.id),)
     enqueue(session, *(Notice(c, NO_WORKER, params, view) for c in staff), now=now)

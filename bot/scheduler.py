@@ -1,0 +1,175 @@
+"""Reminders: APScheduler ticks, the rows say what is due.
+
+Deadlines, offer timeouts and (later) volunteer reminders are `Reminder` rows written in
+the transaction of the work that made them. An APScheduler interval job calls
+`ReminderSweeper.sweep`, which takes "now" from the injectable clock and works through
+the due rows one at a time, each in its own transaction:
+
+1. claim it with one conditional statement, ``UPDATE reminder SET status='done' …
+   WHERE id = (SELECT id … WHERE status='pending' AND due_at <= :now ORDER BY due_at
+   LIMIT 1 [FOR UPDATE SKIP LOCKED]) AND status='pending' RETURNING …``: on PostgreSQL
+   another process skips the row this one holds; on SQLite every transaction takes the
+   write lock first (BEGIN IMMEDIATE), and the ``status='pending'`` condition makes a
+   second claim of the same row change nothing;
+2. run the kind's handler in the same transaction, so the claim and its effects (events,
+   notices in the outbox, follow-up reminders) commit together or not at all.
+
+A handler that raises is rolled back to a savepoint: the reminder goes back to pending
+with a later ``due_at`` (1, 2, 4… minutes) and is marked failed after `MAX_ATTEMPTS`.
+The scheduler's own job store is in memory and never shared: several bot processes may
+each run a sweeper against one database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import Clock
+from bot.services import cases
+from bot.transaction import OUTBOX_WRITTEN
+from models import Reminder, ReminderStatus
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+# Rows handled per sweep at most, so one sweep never runs for long; the next tick goes on.
+SWEEP_LIMIT = 500
+
+Handler = Callable[..., Awaitable[None]]
+
+
+def case_handlers(policy: cases.CasePolicy) -> dict[str, Callable[[AsyncSession, Reminder, datetime], Awaitable[None]]]:
+    """The reminder kinds of a case, bound to the operator's policy."""
+
+    def bind(handler: Handler) -> Callable[[AsyncSession, Reminder, datetime], Awaitable[None]]:
+        async def run(session: AsyncSession, reminder: Reminder, now: datetime) -> None:
+            await handler(session, reminder, now=now, policy=policy)
+
+        return run
+
+    return {kind: bind(handler) for kind, handler in cases.HANDLERS.items()}
+
+
+class ReminderSweeper:
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        handlers: dict[str, Callable[[AsyncSession, Reminder, datetime], Awaitable[None]]],
+        *,
+        on_outbox: Callable[[], None] | None = None,
+    ) -> None:
+        self.session_factory = session_factory
+        self.clock = clock
+        self.handlers = handlers
+        self.on_outbox = on_outbox
+        self._lock = asyncio.Lock()  # one sweep at a time in this process (a test's and the job's)
+
+    async def _claim(self, session: AsyncSession, now: datetime) -> Reminder | None:
+        due = (
+            select(Reminder.id)
+            .where(Reminder.status == ReminderStatus.PENDING, Reminder.due_at <= now)
+            .order_by(Reminder.due_at, Reminder.id)
+            .limit(1)
+        )
+        if session.get_bind().dialect.name == "postgresql":
+            due = due.with_for_update(skip_locked=True)
+        claimed = await session.scalars(
+            update(Reminder)
+            .where(Reminder.id == due.scalar_subquery(), Reminder.status == ReminderStatus.PENDING)
+            .values(status=ReminderStatus.DONE, done_at=now, attempts=Reminder.attempts + 1)
+            .returning(Reminder)
+            .execution_options(synchronize_session=False)
+        )
+        return claimed.first()
+
+    async def sweep(self) -> int:
+        """Fire every reminder due by the clock's now; returns how many were claimed."""
+        async with self._lock:
+            now = self.clock.now()
+            fired = 0
+            while fired < SWEEP_LIMIT:
+                if not await self._one(now):
+                    break
+                fired += 1
+            return fired
+
+    async def _one(self, now: datetime) -> bool:
+        wrote_outbox = False
+        async with self.session_factory() as session, session.begin():
+            reminder = await self._claim(session, now)
+            if reminder is None:
+                return False
+            handler = self.handlers.get(reminder.kind)
+            try:
+                async with session.begin_nested():
+                    if handler is None:
+                        raise LookupError(f"no handler for reminder kind {reminder.kind!r}")
+                    await handler(session, reminder, now)
+            except Exception as error:  # the claim stays; the work is retried later
+                self._failed(reminder, error, now)
+            wrote_outbox = bool(session.info.pop(OUTBOX_WRITTEN, False))
+        if wrote_outbox and self.on_outbox is not None:
+            self.on_outbox()
+        return True
+
+    @staticmethod
+    def _failed(reminder: Reminder, error: Exception, now: datetime) -> None:
+        reminder.last_error = f"{type(error).__name__}: {error}"[:500]
+        if reminder.attempts >= MAX_ATTEMPTS:
+            reminder.status = ReminderStatus.FAILED
+            log.error("reminder %s (%s) failed %d times, given up: %s", reminder.id, reminder.kind,
+                      reminder.attempts, reminder.last_error)
+            return
+        reminder.status = ReminderStatus.PENDING
+        reminder.done_at = None
+        reminder.due_at = now + timedelta(minutes=2 ** (reminder.attempts - 1))
+        log.warning("reminder %s (%s) failed, retried at %s: %s", reminder.id, reminder.kind,
+                    reminder.due_at.isoformat(), reminder.last_error, exc_info=error)
+
+    async def pending(self) -> int:
+        """Reminders not yet fired (for health and tests)."""
+        async with self.session_factory() as session:
+            rows = await session.scalars(select(Reminder.id).where(Reminder.status == ReminderStatus.PENDING))
+            return len(rows.all())
+
+
+class Scheduler:
+    """APScheduler 3 driving the sweeper every `interval` seconds (an in-memory job store per process)."""
+
+    def __init__(self, sweeper: ReminderSweeper, *, interval: float) -> None:
+        self.sweeper = sweeper
+        self.interval = interval
+        self._scheduler: AsyncIOScheduler | None = None
+
+    async def _tick(self) -> None:
+        try:
+            await self.sweeper.sweep()
+        except Exception:  # keep ticking: the rows stay for the next round
+            log.exception("reminder sweep failed")
+
+    def start(self) -> None:
+        if self._scheduler is not None:
+            return
+        scheduler = AsyncIOScheduler(job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None})
+        scheduler.add_job(self._tick, IntervalTrigger(seconds=self.interval), id="reminders",
+                          next_run_time=datetime.now().astimezone())  # noqa: DTZ005 - APScheduler's own tick time
+        scheduler.start()
+        self._scheduler = scheduler
+
+    def stop(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+            self._scheduler = None
+
+    @property
+    def running(self) -> bool:
+        return self._scheduler is not None
