@@ -8,12 +8,15 @@ environment variable, so an operator sees what to fix instead of a traceback.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 from urllib.parse import SplitResult, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from bot.services.risk import RiskWords
 
 SUPPORTED_LOCALES: tuple[str, ...] = ("zh_CN", "en")
 
@@ -50,6 +53,10 @@ class Settings(BaseSettings):
     reminder_interval_seconds: float = Field(default=30.0, ge=1, le=3600)
     # A missed deadline goes to the station's supervisor; unmoved this many minutes later, to the coordinators.
     escalation_minutes: int = Field(default=120, ge=5, le=7 * 24 * 60)
+    # Urgent requests: emergency numbers shown to a resident (what each is for is known for 110, 119, 120,
+    # 122, 12338, 12355, 12356) and the crisis words that make a request urgent (bundled list when unset).
+    emergency_numbers: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["110", "120"])
+    risk_words_file: Path | None = None
     # `linli run` touches this file while it polls Telegram; `linli health` reads its age. Unset: no heartbeat.
     heartbeat_file: Path | None = None
 
@@ -120,7 +127,34 @@ class Settings(BaseSettings):
             raise ValueError("give the proxy's host and port: scheme://[user:password@]host:port")
         return text
 
-    @field_validator("heartbeat_file", mode="before")
+    @field_validator("emergency_numbers", mode="before")
+    @classmethod
+    def _phone_numbers(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
+        if isinstance(value, list):
+            for item in value:
+                if not str(item).isdigit() or not 3 <= len(str(item)) <= 12:
+                    raise ValueError(f"{item!r} is not a phone number; use digits, e.g. 110,120,12356")
+            value = [str(item) for item in value]
+        return value
+
+    @field_validator("risk_words_file")
+    @classmethod
+    def _risk_words(cls, value: Path | None) -> Path | None:
+        if value is None:
+            return None
+        from bot.services.risk import parse_risk_words
+
+        try:
+            parse_risk_words(value.read_text(encoding="utf-8"))
+        except OSError as error:
+            raise ValueError(f"cannot read {value}: {error.strerror}") from None
+        except ValueError as error:
+            raise ValueError(f"{value}: {error}") from None
+        return value
+
+    @field_validator("heartbeat_file", "risk_words_file", mode="before")
     @classmethod
     def _optional_path(cls, value: object) -> object:
         if value is None or str(value).strip() == "":
@@ -169,6 +203,12 @@ class Settings(BaseSettings):
         """The proxy URL with its password masked, fit for messages and logs."""
         url = self.proxy_url
         return mask_password(url) if url else None
+
+    def risk_words(self) -> RiskWords:
+        """The crisis words in force: RISK_WORDS_FILE, or the bundled list."""
+        from bot.services.risk import RISK_WORDS_FILE, load_risk_words
+
+        return load_risk_words(self.risk_words_file or RISK_WORDS_FILE)
 
     def require_token(self) -> str:
         if self.bot_token is None:

@@ -87,9 +87,12 @@ def format_local_time(moment: datetime, locale: str, tz: str | ZoneInfo) -> str:
     return f"{local.day} {local.strftime('%b')}, {hour12}:{local.minute:02d} {'AM' if local.hour < 12 else 'PM'}"
 
 
-def render_param(value: Any, locale: str, tz: str | ZoneInfo) -> str:
+def render_param(value: Any, locale: str, tz: str | ZoneInfo, i18n: I18n | None = None) -> str:
     """A notice parameter as shown to one reader, HTML-escaped (messages use HTML)."""
-    if isinstance(value, dict) and "$l" in value:
+    if isinstance(value, dict) and "$m" in value:  # msgids, translated for the reader and listed
+        parts = [i18n.gettext(msgid, locale=locale) if i18n is not None else msgid for msgid in value["$m"]]
+        text = ("、" if locale == "zh_CN" else ", ").join(parts)
+    elif isinstance(value, dict) and "$l" in value:
         pair = value["$l"]
         text = pair.get(locale) or pair.get("zh_CN") or ""
     elif isinstance(value, dict) and "$t" in value:
@@ -100,5 +103,5 @@ def render_param(value: Any, locale: str, tz: str | ZoneInfo) -> str:
 
 
 def render(i18n: I18n, template: str, params: dict[str, Any], locale: str, tz: str | ZoneInfo) -> str:
-    rendered = {key: render_param(value, locale, tz) for key, value in params.items()}
+    rendered = {key: render_param(value, locale, tz, i18n) for key, value in params.items()}
     return i18n.gettext(template, locale=locale).format(**rendered)

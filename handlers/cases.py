@@ -22,12 +22,22 @@ from bot.config import Settings
 from bot.i18n import format_local_time
 from bot.services import notices, requests
 from bot.services.errors import N_, DomainError
+from bot.services.risk import CATEGORY_LABELS
 from handlers import keyboards
 from handlers.additions import end_adding
 from handlers.callbacks import MenuCB, RequestCB
 from handlers.resident import contact_text
 from handlers.texts import error_text, esc, locale, status_label
-from models import AttachmentKind, EventKind, RequestAttachment, RequestEvent, RequestStatus, ServiceRequest, User
+from models import (
+    AttachmentKind,
+    EventKind,
+    RequestAttachment,
+    RequestEvent,
+    RequestStatus,
+    ServiceRequest,
+    Urgency,
+    User,
+)
 
 log = logging.getLogger(__name__)
 router = Router(name=__name__)
@@ -62,7 +72,7 @@ def _media(attachments: list[RequestAttachment]) -> str:
     return summary["zh_CN"] if locale() == "zh_CN" else summary["en"]
 
 
-def _event_line(event: RequestEvent, request: ServiceRequest, tz: str) -> str | None:
+def _event_line(event: RequestEvent, request: ServiceRequest, tz: str, *, staff: bool) -> str | None:
     when = format_local_time(event.created_at, locale(), tz)
     if event.kind is EventKind.NOTE and event.actor_id == request.resident_id:
         added = [a for a in request.attachments if a.event_id == event.id]
@@ -102,6 +112,19 @@ def _event_line(event: RequestEvent, request: ServiceRequest, tz: str) -> str | 
         what = _("offer to {name} ended: accepted by someone else").format(name=_name(event.subject))
     elif event.kind is EventKind.OVERDUE:
         what = _("overdue: {deadline}").format(deadline=_(DEADLINES.get(event.reason or "", DEADLINES["response"])))
+    elif event.kind is EventKind.URGENT:
+        if event.reason == "risk_words" and staff:
+            risks = [_(CATEGORY_LABELS.get(risk, risk)) for risk in (event.note or "").split(", ") if risk]
+            what = _("marked urgent: its words suggest {risks}").format(risks=esc("、".join(risks) if locale() == "zh_CN"
+                                                                                    else ", ".join(risks)))
+        else:
+            what = _("marked urgent")
+    elif event.kind is EventKind.ESCALATED and event.reason == "crisis":
+        what = (
+            _("possible crisis: the supervisor {name} alerted").format(name=_name(event.subject))
+            if event.subject is not None
+            else _("possible crisis: the coordinators alerted")
+        )
     elif event.kind is EventKind.ESCALATED:
         what = (
             _("escalated to the supervisor {name}").format(name=_name(event.subject))
@@ -126,6 +149,7 @@ def request_card(request: ServiceRequest, viewer: User, tz: str) -> str:
     lines = [
         _("Request <b>{number}</b>").format(number=request.number),
         _("Status: {status}").format(status=status_label(request.status)),
+        *([_("🚨 Urgent")] if request.urgency is Urgency.URGENT else []),
         _("Community: {community}").format(community=esc(request.community.display_name(locale()))),
         _("Service: {service}").format(service=esc(request.category.display_name(locale()))),
         _("Description: {description}").format(description=esc(request.description) or "—"),
@@ -147,7 +171,7 @@ def request_card(request: ServiceRequest, viewer: User, tz: str) -> str:
     staff = viewer.id != request.resident_id
     for event in request.events:
         if staff or event.kind not in STAFF_ONLY_EVENTS:
-            line = _event_line(event, request, tz)
+            line = _event_line(event, request, tz, staff=staff)
             if line is not None:
                 lines.append(line)
     return "\n".join(lines)

@@ -22,14 +22,16 @@ from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
 from aiogram.utils.i18n import gettext as _
 from aiogram_dialog import Dialog, DialogManager, ShowMode, StartMode, Window
 from aiogram_dialog.widgets.input import MessageInput
-from aiogram_dialog.widgets.kbd import Button, Column, RequestContact, RequestLocation, Row, Select
+from aiogram_dialog.widgets.kbd import Button, Checkbox, Column, RequestContact, RequestLocation, Row, Select
 from aiogram_dialog.widgets.markup.reply_keyboard import ReplyKeyboardFactory
 from aiogram_dialog.widgets.text import Format
 
 from bot.clock import Clock
+from bot.config import Settings
 from bot.services import catalogue, notices, requests
 from bot.services.errors import DomainError, InvalidInput
 from bot.services.requests import ATTACHMENTS_MAX, AttachmentDraft
+from bot.services.risk import EMERGENCY_LABELS
 from bot.transaction import end_transaction
 from handlers import keyboards
 from handlers.callbacks import MenuCB
@@ -37,7 +39,7 @@ from handlers.filters import not_command
 from handlers.states import STEPS_TOTAL, NewRequest
 from handlers.texts import error_text, esc, locale, response_time, step
 from handlers.widgets import Lines, Tr, back_button, close_dialogs, session_of, user_of
-from models import AttachmentKind, ContactRelation, User
+from models import AttachmentKind, ContactRelation, Urgency, User
 
 router = Router(name=__name__)
 
@@ -413,6 +415,7 @@ async def _summary(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str, A
         "media": media_text(attachments) if attachments else "",
         "location": _("sent") if data.get("latitude") is not None else _("not given"),
         "phone": contact_text(data.get("phone"), data.get("contact_relation"), data.get("contact_name")),
+        "urgent": dialog_manager.find("urgent").is_checked(),
     }
 
 
@@ -433,6 +436,7 @@ async def _confirmed(query: CallbackQuery, _button: Button, manager: DialogManag
     user = user_of(manager)
     session = session_of(manager)
     clock: Clock = manager.middleware_data["clock"]
+    settings: Settings = manager.middleware_data["settings"]
     try:
         filed = await requests.file_request(
             session,
@@ -447,8 +451,10 @@ async def _confirmed(query: CallbackQuery, _button: Button, manager: DialogManag
                 contact_relation=ContactRelation(data["contact_relation"]) if data.get("contact_relation") else None,
                 contact_name=data.get("contact_name"),
                 attachments=drafts_from(data.get("attachments") or []),
+                urgent=manager.find("urgent").is_checked(),
             ),
             now=clock.now(),
+            risk_words=settings.risk_words(),
         )
     except DomainError as error:
         await query.answer(error_text(error), show_alert=True)
@@ -460,19 +466,28 @@ async def _confirmed(query: CallbackQuery, _button: Button, manager: DialogManag
     # Remembered outside the dialog, so a second tap on this summary is told it is filed.
     state: FSMContext = manager.middleware_data["state"]
     await state.update_data(filed_number=request.number, filed_message=query.message.message_id)
-    await query.message.edit_text(
-        "\n".join(
-            [
-                _("✅ Your request is received. Number: <b>{number}</b>").format(number=request.number),
-                _("A social worker of {community} will contact you within {time}.").format(
-                    community=esc(request.community.display_name(locale())),
-                    time=response_time(request.category.response_minutes),
-                ),
-                _("Send /my to see how it is going."),
-            ]
+    lines = [
+        _("✅ Your request is received. Number: <b>{number}</b>").format(number=request.number),
+        _("A social worker of {community} will contact you within {time}.").format(
+            community=esc(request.community.display_name(locale())),
+            time=response_time(request.category.response_minutes),
         ),
-        reply_markup=keyboards.after_filing(),
-    )
+    ]
+    if request.urgency is Urgency.URGENT:
+        lines.append(_("🚨 It is marked urgent: every social worker on duty there has been told."))
+        lines.append(_("If anyone is in danger right now, please call {numbers}.").format(
+            numbers=emergency_numbers(settings.emergency_numbers)))
+    lines.append(_("Send /my to see how it is going."))
+    await query.message.edit_text("\n".join(lines), reply_markup=keyboards.after_filing())
+
+
+def emergency_numbers(numbers: list[str]) -> str:
+    """“110（报警）、120（急救）” / “110 (police), 120 (ambulance)”, in the reader's language."""
+    shown = []
+    for number in numbers:
+        label = EMERGENCY_LABELS.get(number)
+        shown.append(_("{number} ({label})").format(number=number, label=_(label)) if label else number)
+    return ("、" if locale() == "zh_CN" else ", ").join(shown)
 
 
 def _sharing_step(
@@ -589,8 +604,10 @@ new_request_dialog = Dialog(
             Tr("Photos and recordings: {media}", when="media"),
             Tr("Location: {location}"),
             Tr("Phone: {phone}"),
+            Tr("🚨 Urgent: help is needed today.", when="urgent"),
             Tr("Tap “Send request” if this is right."),
         ),
+        Checkbox(Tr("🚨 Urgent ✔️ (tap to undo)"), Tr("🚨 Mark as urgent"), id="urgent", default=False),
         Button(Tr("✅ Send request"), id="confirm", on_click=_confirmed),
         Row(Button(Tr("⬅️ Back"), id="back", on_click=_back_to_phone), _cancel()),
         MessageInput(_use_the_buttons, filter=not_command),

@@ -33,7 +33,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import routing
 from bot.services.errors import N_, InvalidInput, InvalidState, NotFound, PermissionDenied
-from bot.services.notices import Notice, NoticeButton, enqueue, localized
+from bot.services.notices import Notice, NoticeButton, enqueue, localized, phrases
+from bot.services.risk import CATEGORY_LABELS
 from bot.services.users import coordinators
 from models import (
     CaseOffer,
@@ -548,6 +549,21 @@ async def _escalate_to_coordinators(session: AsyncSession, request: ServiceReque
         else N_("🔺 Request {number} in {community} is overdue: it has not been resolved.\nService: {service}")
     )
     enqueue(session, *(Notice(c, template, _summary(request), (_open_button(request),)) for c in staff), now=now)
+
+
+async def alert_crisis(session: AsyncSession, request: ServiceRequest, risks: Iterable[str], *, now: datetime) -> None:
+    """Crisis words in a new request: the station's supervisors are alerted at once (else the coordinators)."""
+    bosses = await supervisors(session, request.community_id)
+    recipients = bosses or await coordinators(session)
+    labels = [CATEGORY_LABELS.get(risk, risk) for risk in risks]
+    params = {**_summary(request), "risks": phrases(*labels)}
+    template = N_("🆘 Request {number} in {community} may be a crisis ({risks}). It has been offered to every social "
+                  "worker on duty there; please make sure someone acts now.\nService: {service}")
+    enqueue(session, *(Notice(r, template, params, (_open_button(request),)) for r in recipients), now=now)
+    for boss in bosses:
+        session.add(_event(request, EventKind.ESCALATED, now=now, subject_id=boss.id, reason="crisis"))
+    if not bosses:
+        session.add(_event(request, EventKind.ESCALATED, now=now, reason="crisis"))
 
 
 ReminderHandler = Callable[..., Awaitable[None]]

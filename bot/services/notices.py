@@ -3,7 +3,8 @@
 A service builds notices and `enqueue`s them into the outbox inside the same
 transaction as the work that caused them; the delivery layer renders each one
 in the recipient's language when it sends it. Parameters stay JSON: plain
-values, `localized(zh, en)` pairs, or `timestamp(dt)` for local-time display.
+values, `localized(zh, en)` pairs, `phrases(msgid, …)` from the catalogue, or
+`timestamp(dt)` for local-time display.
 """
 
 from __future__ import annotations
@@ -20,6 +21,11 @@ from models import AttachmentKind, OutgoingMessage, User
 
 def localized(zh: str, en: str | None) -> dict[str, Any]:
     return {"$l": {"zh_CN": zh, "en": en or zh}}
+
+
+def phrases(*msgids: str) -> dict[str, Any]:
+    """Catalogue phrases (msgids marked with N_), translated for each reader and listed: “自伤或轻生、家庭暴力”."""
+    return {"$m": list(msgids)}
 
 
 def timestamp(moment: datetime) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from bot.services import cases, catalogue
 from bot.services.errors import N_, InvalidInput, InvalidState, NotFound, PermissionDenied
 from bot.services.notices import Notice, NoticeButton, described, enqueue
 from bot.services.paging import clamp_page
+from bot.services.risk import RiskWords, load_risk_words
 from bot.services.users import coordinators
 from models import (
     CANCELLABLE,
@@ -37,6 +38,7 @@ from models import (
     RequestStatus,
     Role,
     ServiceRequest,
+    Urgency,
     User,
 )
 
@@ -74,12 +76,14 @@ class RequestDraft:
     contact_relation: ContactRelation | None = None
     contact_name: str | None = None
     attachments: tuple[AttachmentDraft, ...] = field(default_factory=tuple)
+    urgent: bool = False  # the resident marked it urgent
 
 
 @dataclass(frozen=True)
 class Filed:
     request: ServiceRequest
     created: bool  # False when the same draft was confirmed twice
+    risks: tuple[str, ...] = ()  # crisis-word categories found in the description
 
 
 def clean_description(text: str | None, *, has_media: bool = False) -> str:
@@ -209,7 +213,15 @@ async def _next_number(session: AsyncSession, year: int) -> str:
     return f"{year}-{value:06d}"
 
 
-async def file_request(session: AsyncSession, resident: User, draft: RequestDraft, *, now: datetime) -> Filed:
+async def file_request(
+    session: AsyncSession, resident: User, draft: RequestDraft, *, now: datetime, risk_words: RiskWords | None = None
+) -> Filed:
+    """Store the request and hand it to `cases` (routing, offers, deadlines).
+
+    A request is urgent when the resident marked it so or when its words match the
+    crisis words (`risk_words`, the bundled list by default); urgent requests are offered
+    to every on-duty worker of the community, and crisis words alert the supervisor too.
+    """
     community = resident.community
     if community is None:
         raise InvalidState(N_("Please choose your community first: send /start."))
@@ -233,6 +245,8 @@ async def file_request(session: AsyncSession, resident: User, draft: RequestDraf
         contact_name = None
 
     local_year = now.astimezone(ZoneInfo(community.timezone)).year
+    risks = tuple((risk_words or load_risk_words()).matches(description))
+    urgent = draft.urgent or bool(risks)
     request = ServiceRequest(
         resident_id=resident.id,
         community=community,
@@ -246,6 +260,7 @@ async def file_request(session: AsyncSession, resident: User, draft: RequestDraf
         # Given at the step that asks whether the social worker may call: that is the consent.
         contact_consent_at=now if draft.phone else None,
         status=RequestStatus.NEW,
+        urgency=Urgency.URGENT if urgent else Urgency.NORMAL,
         respond_by=now + timedelta(minutes=category.response_minutes),
         draft_token=draft.token,
         created_at=now,
@@ -271,13 +286,19 @@ async def file_request(session: AsyncSession, resident: User, draft: RequestDraf
         RequestEvent(request_id=request.id, actor_id=resident.id, kind=EventKind.CREATED,
                      to_status=RequestStatus.NEW, created_at=now)
     )
+    if urgent:
+        session.add(RequestEvent(request_id=request.id, actor_id=resident.id if draft.urgent else None,
+                                 kind=EventKind.URGENT, reason="risk_words" if risks else "resident",
+                                 note=", ".join(risks) or None, created_at=now))
     session.add_all(_attachment_rows(request, draft.attachments, resident, now))
     if draft.phone and relation is ContactRelation.SELF:
         # Their own number, given at the consent step: remembered, with when the consent was given.
         resident.phone = draft.phone
         resident.phone_consent_at = now
     await cases.start(session, request, now=now)
-    return Filed(request, created=True)
+    if risks:
+        await cases.alert_crisis(session, request, risks, now=now)
+    return Filed(request, created=True, risks=risks)
 
 
 def _description_param(description: str, attachments: tuple[AttachmentDraft, ...]) -> dict[str, Any] | str:
