@@ -41,6 +41,7 @@ from bot.services.cases import CasePolicy
 from bot.transaction import CommitBeforeSend
 from handlers import build_routers
 from handlers.callbacks import notice_button_data
+from handlers.widgets import LinliMessageManager
 
 log = logging.getLogger(__name__)
 
@@ -199,7 +200,11 @@ def build_app(
         clock=clock,
     )
 
-    policy = CasePolicy(escalation_minutes=settings.escalation_minutes)
+    policy = CasePolicy(
+        escalation_minutes=settings.escalation_minutes,
+        auto_close_days=settings.auto_close_days,
+        rating_reminder_days=min(settings.rating_reminder_days, settings.auto_close_days),
+    )
     sweeper = ReminderSweeper(session_factory, clock, case_handlers(policy), on_outbox=sender.wake)
     scheduler = Scheduler(sweeper, interval=settings.reminder_interval_seconds)
 
@@ -223,7 +228,7 @@ def build_app(
     dp.message.filter(F.chat.type == ChatType.PRIVATE)
     dp.callback_query.filter(F.message.chat.type == ChatType.PRIVATE)
     dp.include_routers(*build_routers())
-    setup_dialogs(dp)
+    setup_dialogs(dp, message_manager=LinliMessageManager())
 
     app = App(settings, bot, dp, engine, session_factory, i18n, sender, storage, clock, sweeper, scheduler, heartbeat)
 

@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     reminder_interval_seconds: float = Field(default=30.0, ge=1, le=3600)
     # A missed deadline goes to the station's supervisor; unmoved this many minutes later, to the coordinators.
     escalation_minutes: int = Field(default=120, ge=5, le=7 * 24 * 60)
+    # A resolved case closes by itself after AUTO_CLOSE_DAYS unless the resident confirms or reopens it;
+    # they are reminded to rate it once, RATING_REMINDER_DAYS after resolution.
+    auto_close_days: int = Field(default=7, ge=1, le=90)
+    rating_reminder_days: int = Field(default=3, ge=1, le=90)
     # Urgent requests: emergency numbers shown to a resident (what each is for is known for 110, 119, 120,
     # 122, 12338, 12355, 12356) and the crisis words that make a request urgent (bundled list when unset).
     emergency_numbers: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["110", "120"])

@@ -89,6 +89,10 @@ def format_local_time(moment: datetime, locale: str, tz: str | ZoneInfo) -> str:
 
 def render_param(value: Any, locale: str, tz: str | ZoneInfo, i18n: I18n | None = None) -> str:
     """A notice parameter as shown to one reader, HTML-escaped (messages use HTML)."""
+    if isinstance(value, dict) and "$f" in value:  # a msgid with parameters of its own, e.g. a line that may be absent
+        inner = value["$f"]
+        template = i18n.gettext(inner["msgid"], locale=locale) if i18n is not None else inner["msgid"]
+        return template.format(**{k: render_param(v, locale, tz, i18n) for k, v in inner["params"].items()})
     if isinstance(value, dict) and "$m" in value:  # msgids, translated for the reader and listed
         parts = [i18n.gettext(msgid, locale=locale) if i18n is not None else msgid for msgid in value["$m"]]
         text = ("、" if locale == "zh_CN" else ", ").join(parts)
@@ -104,4 +108,5 @@ def render_param(value: Any, locale: str, tz: str | ZoneInfo, i18n: I18n | None 
 
 def render(i18n: I18n, template: str, params: dict[str, Any], locale: str, tz: str | ZoneInfo) -> str:
     rendered = {key: render_param(value, locale, tz, i18n) for key, value in params.items()}
-    return i18n.gettext(template, locale=locale).format(**rendered)
+    # A parameter may be an empty optional line ("{station}" without a station phone): no blank line left over.
+    return i18n.gettext(template, locale=locale).format(**rendered).strip()

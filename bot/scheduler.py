@@ -33,7 +33,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
-from bot.services import cases
+from bot.services import cases, casework
 from bot.transaction import OUTBOX_WRITTEN
 from models import Reminder, ReminderStatus
 
@@ -55,7 +55,7 @@ def case_handlers(policy: cases.CasePolicy) -> dict[str, Callable[[AsyncSession,
 
         return run
 
-    return {kind: bind(handler) for kind, handler in cases.HANDLERS.items()}
+    return {kind: bind(handler) for kind, handler in (cases.HANDLERS | casework.HANDLERS).items()}
 
 
 class ReminderSweeper:

@@ -4,7 +4,20 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from handlers import additions, cases, common, errors, fallback, offers, onboarding, profile, resident, staff, team
+from handlers import (
+    additions,
+    cases,
+    casework,
+    common,
+    errors,
+    fallback,
+    offers,
+    onboarding,
+    profile,
+    resident,
+    staff,
+    team,
+)
 
 # Order matters: commands that work anywhere first, the catch-all last.
 ROUTERS: tuple[Router, ...] = (
@@ -13,6 +26,7 @@ ROUTERS: tuple[Router, ...] = (
     resident.router,
     cases.router,
     offers.router,
+    casework.router,
     additions.router,
     staff.router,
     profile.router,
@@ -22,6 +36,10 @@ ROUTERS: tuple[Router, ...] = (
     resident.new_request_dialog,
     additions.add_information_dialog,
     offers.decline_dialog,
+    casework.cases_dialog,
+    casework.case_text_dialog,
+    casework.handover_dialog,
+    casework.rate_dialog,
     staff.invite_dialog,
     profile.specialties_dialog,
     team.team_dialog,

@@ -18,12 +18,12 @@ class MenuCB(CallbackData, prefix="menu"):
 
 
 class RequestCB(CallbackData, prefix="rq"):
-    action: str  # view | add | cancel | cancel_yes | list
+    action: str  # view | add | cancel | cancel_yes | list | reply | rate | reopen
     id: int = 0
 
 
 class CaseCB(CallbackData, prefix="case"):
-    action: str  # accept | decline
+    action: str  # accept | decline | start | note | message | resolve | handover
     id: int
 
 
@@ -31,6 +31,10 @@ NOTICE_ACTIONS = {
     "request.view": lambda ref: RequestCB(action="view", id=ref),
     "case.accept": lambda ref: CaseCB(action="accept", id=ref),
     "case.decline": lambda ref: CaseCB(action="decline", id=ref),
+    "case.message": lambda ref: CaseCB(action="message", id=ref),
+    "request.reply": lambda ref: RequestCB(action="reply", id=ref),
+    "request.rate": lambda ref: RequestCB(action="rate", id=ref),
+    "request.reopen": lambda ref: RequestCB(action="reopen", id=ref),
 }
 
 

@@ -15,12 +15,13 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, InputMediaPhoto, 
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import ngettext
 from aiogram_dialog import DialogManager
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.config import Settings
 from bot.i18n import format_local_time
-from bot.services import notices, requests
+from bot.services import cases, casework, notices, requests
 from bot.services.errors import N_, DomainError
 from bot.services.risk import CATEGORY_LABELS
 from handlers import keyboards
@@ -30,7 +31,9 @@ from handlers.resident import contact_text
 from handlers.texts import error_text, esc, locale, status_label
 from models import (
     AttachmentKind,
+    CaseOffer,
     EventKind,
+    OfferStatus,
     RequestAttachment,
     RequestEvent,
     RequestStatus,
@@ -131,10 +134,27 @@ def _event_line(event: RequestEvent, request: ServiceRequest, tz: str, *, staff:
             if event.subject is not None
             else _("escalated to the coordinators")
         )
+    elif event.kind is EventKind.INTERNAL_NOTE:
+        what = _("internal note by {name}: “{note}”").format(name=_name(event.actor), note=esc(event.note or ""))
+    elif event.kind is EventKind.MESSAGE:
+        what = _("{name} to the resident: “{text}”").format(name=_name(event.actor), text=esc(event.note or ""))
+    elif event.kind is EventKind.REPLY:
+        what = _("the resident answered: “{text}”").format(text=esc(event.note or ""))
+    elif event.kind is EventKind.HANDED_OVER:
+        what = _("handed over to {name}").format(name=_name(event.subject))
+    elif event.kind is EventKind.RATED:
+        what = _("rated {stars} of 5").format(stars=esc(event.reason or "?")) + (
+            f" — “{esc(event.note)}”" if event.note else "")
+    elif event.kind is EventKind.REOPENED:
+        what = _("reopened by the resident: “{reason}”").format(reason=esc(event.note or ""))
+    elif event.kind is EventKind.STATUS_CHANGED and event.reason == "auto":
+        what = _("closed automatically: not confirmed in time")
     elif event.kind is EventKind.STATUS_CHANGED and event.to_status is not None:
         if event.actor is not None and event.actor_id != request.resident_id:
-            return f"• {when} — " + _("status: {status} ({name})").format(
-                status=status_label(event.to_status), name=_name(event.actor))
+            what = _("status: {status} ({name})").format(status=status_label(event.to_status), name=_name(event.actor))
+            if event.note:  # the resolution summary
+                what += f" — “{esc(event.note)}”"
+            return f"• {when} — {what}"
         what = _("status: {status}").format(status=status_label(event.to_status))
     else:
         what = esc(event.note or "")
@@ -233,18 +253,31 @@ async def open_request(
     await query.answer()
     await end_adding(dialog_manager)
     is_resident = request.resident_id == user.id
-    markup = keyboards.request_actions(
-        request,
-        can_cancel=requests.can_cancel(user, request),
-        show_list=is_resident,
-        can_add=requests.can_add_information(user, request),
-    )
     text = request_card(request, user, request.community.timezone or settings.timezone)
     if is_resident:
+        markup = keyboards.request_actions(
+            request,
+            can_cancel=requests.can_cancel(user, request),
+            show_list=True,
+            can_add=requests.can_add_information(user, request),
+            can_rate=casework.can_rate(request),
+            can_reopen=casework.can_reopen(request),
+        )
         await query.message.edit_text(text, reply_markup=markup)
         return
+    markup = await staff_markup(session, request, user)
     # Staff keep the notice and get the card as a new message, then what came with it.
     await send_staff_card(bot, query.message.chat.id, request, user, text, markup)
+
+
+async def staff_markup(session: AsyncSession, request: ServiceRequest, viewer: User) -> InlineKeyboardMarkup:
+    """What this staff member can do with the case now: answer their offer, run it, or hand it over."""
+    offered = request.status in cases.ACCEPTABLE and await session.scalar(
+        select(CaseOffer.id).where(CaseOffer.request_id == request.id, CaseOffer.worker_id == viewer.id,
+                                   CaseOffer.status == OfferStatus.PENDING).limit(1)
+    ) is not None
+    return keyboards.case_actions(request, offered=offered, holder=casework.holds(viewer, request),
+                                  manager=casework.can_manage(viewer, request))
 
 
 async def send_staff_card(

@@ -16,7 +16,7 @@ from handlers.callbacks import (
     MenuCB,
     RequestCB,
 )
-from models import Role, ServiceRequest
+from models import OPEN_STATUSES, RequestStatus, Role, ServiceRequest
 
 
 def languages() -> InlineKeyboardMarkup:
@@ -36,6 +36,7 @@ def main_menu(roles: frozenset[Role]) -> InlineKeyboardMarkup:
     builder.row(InlineKeyboardButton(text=_("📋 My requests"), callback_data=RequestCB(action="list", id=0).pack()))
     builder.row(InlineKeyboardButton(text=_("🏘 Change my community"), callback_data=MenuCB(action="community").pack()))
     if Role.SOCIAL_WORKER in roles:
+        builder.row(InlineKeyboardButton(text=_("🗂 My cases"), callback_data=MenuCB(action="cases").pack()))
         builder.row(
             InlineKeyboardButton(text=_("🔔 On / off duty"), callback_data=MenuCB(action="duty").pack()),
             InlineKeyboardButton(text=_("🧰 My specialties"), callback_data=MenuCB(action="specialties").pack()),
@@ -79,9 +80,14 @@ def request_list(page: RequestPage, locale: str, status_label) -> InlineKeyboard
 
 
 def request_actions(
-    request: ServiceRequest, *, can_cancel: bool, show_list: bool, can_add: bool = False, ask_again: bool = False
+    request: ServiceRequest, *, can_cancel: bool, show_list: bool, can_add: bool = False, ask_again: bool = False,
+    can_rate: bool = False, can_reopen: bool = False,
 ) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
+    if can_rate:
+        builder.row(InlineKeyboardButton(text=_("⭐ Confirm and rate"), callback_data=RequestCB(action="rate", id=request.id).pack()))
+    if can_reopen:
+        builder.row(InlineKeyboardButton(text=_("↩️ Not solved: reopen"), callback_data=RequestCB(action="reopen", id=request.id).pack()))
     if can_add:
         builder.row(InlineKeyboardButton(text=_("➕ Add information or photos"), callback_data=RequestCB(action="add", id=request.id).pack()))
     if ask_again:
@@ -113,3 +119,25 @@ def offer_actions(request_id: int) -> InlineKeyboardMarkup:
             [InlineKeyboardButton(text=_("Open request"), callback_data=RequestCB(action="view", id=request_id).pack())],
         ]
     )
+
+
+def case_actions(request: ServiceRequest, *, offered: bool, holder: bool, manager: bool) -> InlineKeyboardMarkup:
+    """A staff card's buttons: answer an open offer; run a held case; hand a case over (supervisor, coordinator)."""
+    builder = InlineKeyboardBuilder()
+    def add(text: str, action: str) -> None:
+        builder.row(InlineKeyboardButton(text=text, callback_data=CaseCB(action=action, id=request.id).pack()))
+
+    if offered:
+        add(_("✅ Accept"), "accept")
+        add(_("↩️ Decline"), "decline")
+    if holder:
+        if request.status is RequestStatus.ACCEPTED:
+            add(_("▶️ Start work"), "start")
+        add(_("💬 Message the resident"), "message")
+        add(_("📝 Internal note"), "note")
+        add(_("✅ Resolve"), "resolve")
+    elif manager and request.status in OPEN_STATUSES:
+        add(_("📝 Internal note"), "note")
+    if manager and request.status in OPEN_STATUSES:
+        add(_("🔁 Hand over"), "handover")
+    return builder.as_markup()

@@ -29,7 +29,7 @@ from bot.services.errors import DomainError
 from bot.transaction import end_transaction
 from handlers import keyboards
 from handlers.callbacks import CaseCB
-from handlers.cases import DECLINE_REASONS, request_card, send_staff_card
+from handlers.cases import DECLINE_REASONS, request_card, send_staff_card, staff_markup
 from handlers.filters import not_command
 from handlers.states import DeclineCase
 from handlers.texts import error_text
@@ -64,7 +64,7 @@ async def accept_case(
         return
     request = await requests.get_visible(session, user, result.request.id)  # with its timeline, for the card
     text = request_card(request, user, request.community.timezone or settings.timezone)
-    markup = keyboards.request_actions(request, can_cancel=False, show_list=False, can_add=False)
+    markup = await staff_markup(session, request, user)
     if result.already:
         await query.answer(_("You have already accepted request {number}.").format(number=request.number))
         await _drop_buttons(query)

@@ -57,3 +57,32 @@ class DeclineCase(StatesGroup):
 
     reason = State()
     note = State()
+
+
+class CaseText(StatesGroup):
+    """Words about a case: a worker's note, message or resolution summary; a resident's reply or reason to reopen."""
+
+    note = State()
+    message = State()
+    resolve = State()
+    reply = State()
+    reopen = State()
+
+
+class HandOver(StatesGroup):
+    """A supervisor or coordinator moves a case to another social worker."""
+
+    choose = State()
+
+
+class RateCase(StatesGroup):
+    """The resident confirms a resolved case and rates the help."""
+
+    stars = State()
+    comment = State()
+
+
+class Cases(StatesGroup):
+    """/cases: a social worker's offered, open and overdue cases."""
+
+    browse = State()

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any
 
+from aiogram import Bot
 from aiogram.utils.i18n import gettext
 from aiogram_dialog import DialogManager
+from aiogram_dialog.api.entities import OldMessage
+from aiogram_dialog.manager.message_manager import MessageManager
 from aiogram_dialog.widgets.common import WhenCondition
 from aiogram_dialog.widgets.kbd import Back
 from aiogram_dialog.widgets.text import Text
@@ -61,3 +65,26 @@ async def close_dialogs(manager: DialogManager) -> None:
     """
     if manager.has_context():
         await manager.reset_stack(remove_keyboard=True)
+
+
+_keep_buttons: ContextVar[int | None] = ContextVar("linli_keep_buttons", default=None)
+
+
+def keep_buttons_of(message_id: int) -> None:
+    """A dialog about to start from a press on this message leaves its buttons alone (a case card, a notice)."""
+    _keep_buttons.set(message_id)
+
+
+class LinliMessageManager(MessageManager):
+    """aiogram-dialog's message manager, except that a card a dialog starts from keeps its buttons.
+
+    Starting a dialog from a callback takes the buttons off the message pressed, as if it
+    were the previous step. For a case card or a notice they are still needed after the
+    dialog (another action on the same case), so handlers mark the message with
+    `keep_buttons_of` before they start the dialog.
+    """
+
+    async def remove_inline_kbd(self, bot: Bot, old_message: OldMessage | None) -> Any:
+        if old_message is not None and old_message.message_id == _keep_buttons.get():
+            return None
+        return await super().remove_inline_kbd(bot, old_message)

@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import routing
 from bot.services.errors import N_, InvalidInput, InvalidState, NotFound, PermissionDenied
-from bot.services.notices import Notice, NoticeButton, enqueue, localized, phrases
+from bot.services.notices import Notice, NoticeButton, enqueue, localized, phrases, station_line
 from bot.services.risk import CATEGORY_LABELS
 from bot.services.users import coordinators
 from models import (
@@ -76,6 +76,10 @@ class CasePolicy:
 
     # After a missed deadline the supervisor is told; if the case has not moved this much later, the coordinators.
     escalation_minutes: int = 120
+    # A resolved case the resident has not confirmed closes by itself after this many days (and may be
+    # reopened until then); one reminder to rate goes out after `rating_reminder_days`.
+    auto_close_days: int = 7
+    rating_reminder_days: int = 3
 
 
 @dataclass(frozen=True)
@@ -338,23 +342,22 @@ async def accept(session: AsyncSession, worker: User, request_id: int, *, now: d
     assert request.resolve_by is not None
     schedule(session, RESOLUTION_DUE, request.resolve_by, now=now, request=request)
     await _tell_resident(session, request, N_("✅ Your request {number} has been accepted by social worker {name}. "
-                                              "They will contact you soon."), worker, now=now)
+                                              "They will contact you soon.\n{station}"), worker, now=now)
     return Accepted(request, already=False)
 
 
 async def _tell_resident(session: AsyncSession, request: ServiceRequest, template: str, worker: User | None, *,
                          now: datetime) -> None:
-    """A status notice to the resident, with the worker's name and, when set, the station's phone number."""
+    """A status notice to the resident, with the worker's name and, when set, the station's phone number.
+
+    Templates end with ``{station}``: the station's phone line, or nothing.
+    """
     resident = await session.get(User, request.resident_id)
     if resident is None:
         return
     community: Community = request.community
-    params: dict[str, Any] = {"number": request.number, "name": public_name(worker) if worker else ""}
-    if community.station_phone:
-        from bot.services.requests import format_phone  # a leaf module; imported here to keep the layers simple
-
-        template = template + "\n" + N_("Social work station: {phone}")
-        params["phone"] = format_phone(community.station_phone)
+    params: dict[str, Any] = {"number": request.number, "name": public_name(worker) if worker else "",
+                              "station": station_line(community.station_phone)}
     enqueue(session, Notice(resident, template, params, (_open_button(request),)), now=now)
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services.errors import N_
 from models import AttachmentKind, OutgoingMessage, User
 
 
@@ -26,6 +27,11 @@ def localized(zh: str, en: str | None) -> dict[str, Any]:
 def phrases(*msgids: str) -> dict[str, Any]:
     """Catalogue phrases (msgids marked with N_), translated for each reader and listed: “自伤或轻生、家庭暴力”."""
     return {"$m": list(msgids)}
+
+
+def formatted(msgid: str, **params: Any) -> dict[str, Any]:
+    """A catalogue sentence with its own parameters, translated and filled in for each reader."""
+    return {"$f": {"msgid": msgid, "params": params}}
 
 
 def timestamp(moment: datetime) -> dict[str, Any]:
@@ -94,3 +100,15 @@ def enqueue(session: AsyncSession, *notices: Notice, now: datetime) -> list[Outg
         # Read by the session middleware: after commit it wakes the sender.
         session.info["outbox_written"] = True
     return rows
+
+
+STATION_PHONE = N_("Social work station: {phone}")
+
+
+def station_line(phone: str | None) -> dict[str, Any] | str:
+    """The `{station}` parameter of a resident's status notice: the station's phone, or nothing."""
+    if not phone:
+        return ""
+    from bot.services.requests import format_phone  # requests imports this module
+
+    return formatted(STATION_PHONE, phone=format_phone(phone))
