@@ -210,7 +210,7 @@ async def test_communities_made_before_codes_are_adopted_not_duplicated(session,
     rows = [COMMUNITIES[0], ["140105002001", "晨光社区", "Chenguang Community", "和平街道", "城市", "", "", ""]]
     report = await run(session, [table("c.csv", rows)])
     assert report.errors == [] and [line.render() for line in report.lines] == [
-        "c.csv row 2: updated code, station_name, organisation: community 140105002001 晨光社区 (和平街道)"
+        "c.csv row 2: updated code, station_name, station_phone, organisation: community 140105002001 晨光社区 (和平街道)"
     ]
     assert await session.scalar(select(func.count()).select_from(Community)) == count
     session.expire_all()

@@ -134,6 +134,9 @@ SPECS: dict[Kind, KindSpec] = {
                 Column("organisation", "运营机构", "organisation", False, 200, "EXAMPLE-ORG", "EXAMPLE-ORG",
                        "the code or name of the organisation running the station (optional)",
                        ("机构", "运营机构代码", "organization", "organisation code")),
+                Column("station_phone", "社工站电话", "station phone", False, 32, "0351-1234567", "0351-1234567",
+                       "the station's phone number, told to residents with each change of their request (optional)",
+                       ("站点电话", "联系电话", "station_phone", "station telephone")),
             ),
             ("社区和村", "community", "villages"),
         ),
@@ -311,6 +314,7 @@ class CommunityRow:
     timezone: str | None
     station: str | None
     organisation: str | None
+    station_phone: str | None = None  # E.164
 
 
 @dataclass
@@ -434,9 +438,11 @@ def _parse_community(ref: RowRef, cells: _Cells) -> CommunityRow:
             ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError):
             raise RowError(f"时区 (timezone) {timezone!r} is not a known time zone, e.g. Asia/Shanghai") from None
+    station_phone = cells.text("station_phone")
     return CommunityRow(
         ref, code, cells.required("name"), cells.text("name_en"), cells.required("district"),
         cells.choice("area", AREAS), timezone, cells.text("station"), cells.text("organisation"),  # type: ignore[arg-type]
+        normalise_phone(station_phone) if station_phone else None,
     )
 
 
@@ -703,7 +709,7 @@ class _Importer:
                 "code": row.code, "name": row.name, "name_en": row.name_en, "district": row.district,
                 "district_en": district[0], "district_kind": district[1], "area_type": row.area,
                 "timezone": row.timezone or self.default_timezone, "station_name": row.station,
-                "organization_id": organisation.id if organisation else None,
+                "station_phone": row.station_phone, "organization_id": organisation.id if organisation else None,
             }
             created = community is None
             if community is None:

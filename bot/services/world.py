@@ -61,6 +61,7 @@ async def seed_sample(
         community.district_kind = DistrictKind(item["district_kind"])
         community.area_type = AreaType(item["area_type"])
         community.station_name = item.get("station")
+        community.station_phone = item.get("station_phone")
         community.timezone = item.get("timezone", timezone)
         community.organization = organizations.get(item.get("organization", ""))
         communities[community.name] = community
