@@ -427,3 +427,46 @@ async def test_two_workers_pressing_accept_together_exactly_one_wins(app, emulat
         await session.commit()
     assert sum(winners.values()) == trials
     print(f"accept race: {trials} trials, exactly one winner each; 李静 {winners[li_id]}, 孙 {winners[sun_id]}")
+
+
+async def test_routing_levels_through_the_bot_specialist_then_support(emulator, session, world):
+    """Level 1: a specialist of the service beats a less busy generalist; level 3: with nobody of the
+    community on duty, a worker supporting it today has it (an expired support assignment does not count)."""
+    from datetime import date
+
+    from models import SupportAssignment, WorkerSpecialty
+
+    li_jing = emulator.user(world.people["li_jing"].telegram_id, "李静")
+    zhao_min = emulator.user(world.people["zhao_min"].telegram_id, "赵敏")
+    chen_gang = emulator.user(world.people["chen_gang"].telegram_id, "陈刚")
+    specialist, specialist_id = await colleague(session, world, emulator, "专才")
+    care = await session.scalar(select(ServiceCategory.id).where(ServiceCategory.code == "elderly.community_care"))
+    session.add(WorkerSpecialty(worker_id=specialist_id, category_id=care))
+    await session.commit()
+
+    marks = {who: who.mark() for who in (li_jing, specialist)}
+    _resident, number = await file(emulator)
+    await specialist.wait_for_message(number, after=marks[specialist], timeout=10)
+    events = await timeline(session, number)
+    assert [(e.subject_id, e.reason) for e in events if e.kind is EventKind.ROUTED] == [(specialist_id, "specialist")]
+    assert not [m for m in li_jing.messages if m.seq > marks[li_jing] and number in m.text]
+
+    # Everyone of 晨光 off duty; 赵敏 supports 晨光 today, 陈刚's support ended last month.
+    await session.execute(update(SocialWorker).where(SocialWorker.home_community_id == world.communities["晨光社区"].id)
+                          .values(on_duty=False))
+    today = CLOCK.now().date()
+    session.add_all([
+        SupportAssignment(worker_id=world.people["zhao_min"].id, community_id=world.communities["晨光社区"].id,
+                          starts_on=today - timedelta(days=3), ends_on=today + timedelta(days=3),
+                          created_at=CLOCK.now()),
+        SupportAssignment(worker_id=world.people["chen_gang"].id, community_id=world.communities["晨光社区"].id,
+                          starts_on=date(2020, 1, 1), ends_on=today - timedelta(days=30), created_at=CLOCK.now()),
+    ])
+    await session.commit()
+    marks = {who: who.mark() for who in (zhao_min, chen_gang)}
+    _resident, number = await file(emulator)
+    await zhao_min.wait_for_message(number, after=marks[zhao_min], timeout=10)
+    events = await timeline(session, number)
+    assert [(e.subject_id, e.reason) for e in events if e.kind is EventKind.ROUTED] == [
+        (world.people["zhao_min"].id, "support")]
+    assert not [m for m in chen_gang.messages if m.seq > marks[chen_gang] and number in m.text]
