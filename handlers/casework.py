@@ -35,11 +35,11 @@ from bot.transaction import end_transaction
 from handlers import keyboards
 from handlers.callbacks import CaseCB, MenuCB, RequestCB
 from handlers.cases import request_card, send_staff_card, staff_markup
-from handlers.filters import HasRole, not_command
+from handlers.filters import not_command
 from handlers.states import Cases, CaseText, HandOver, RateCase
 from handlers.texts import error_text, esc, locale, status_label
 from handlers.widgets import Lines, Tr, close_dialogs, keep_buttons_of, session_of, user_of
-from models import Role, Urgency, User
+from models import Urgency, User
 
 log = logging.getLogger(__name__)
 router = Router(name=__name__)
@@ -72,12 +72,16 @@ async def _start_cases(manager: DialogManager) -> None:
     await manager.start(Cases.browse, mode=StartMode.RESET_STACK, show_mode=ShowMode.SEND)
 
 
-@router.message(Command("cases"), HasRole(Role.SOCIAL_WORKER))
+def _has_cases(event: Any, user: User | None = None) -> bool:
+    return user is not None and bool(casework.views_for(user))
+
+
+@router.message(Command("cases"), _has_cases)
 async def cases_command(message: Message, dialog_manager: DialogManager) -> None:
     await _start_cases(dialog_manager)
 
 
-@router.callback_query(MenuCB.filter(F.action == "cases"), HasRole(Role.SOCIAL_WORKER))
+@router.callback_query(MenuCB.filter(F.action == "cases"), _has_cases)
 async def cases_menu(query: CallbackQuery, dialog_manager: DialogManager) -> None:
     await query.answer()
     await _start_cases(dialog_manager)
@@ -91,16 +95,19 @@ async def cases_not_staff(message: Message) -> None:
 VIEW_LABELS = {
     CaseView.OFFERED: N_("Offered to me ({count})"),
     CaseView.MINE: N_("My open cases ({count})"),
+    CaseView.WAITING: N_("Waiting for a social worker ({count})"),
     CaseView.OVERDUE: N_("Overdue ({count})"),
 }
 
 
 async def _cases_getter(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str, Any]:
     session, user = session_of(dialog_manager), user_of(dialog_manager)
-    radio = dialog_manager.find("view")
-    chosen = radio.get_checked() or CaseView.OFFERED.value
-    view = CaseView(chosen) if chosen in CaseView.__members__.values() else CaseView.OFFERED
+    views = casework.views_for(user)
+    chosen = dialog_manager.find("view").get_checked()
+    view = next((v for v in views if v.value == chosen), views[0]) if views else CaseView.OFFERED
     counts = await casework.counts(session, user)
+    if not views:  # the roles changed meanwhile
+        return {"views": [], "cases": [], "empty": True, "view_name": ""}
     page = await casework.list_cases(session, user, view, per_page=300)
     lang = locale()
     items = [
@@ -109,7 +116,7 @@ async def _cases_getter(dialog_manager: DialogManager, **_kwargs: Any) -> dict[s
         for r in page.items
     ]
     return {
-        "views": [(v.value, _(VIEW_LABELS[v]).format(count=counts[v])) for v in CaseView],
+        "views": [(v.value, _(VIEW_LABELS[v]).format(count=counts[v])) for v in views],
         "cases": items,
         "empty": not items,
         "view_name": _(VIEW_LABELS[view]).format(count=counts[view]),
@@ -143,7 +150,9 @@ async def _view_changed(_query: CallbackQuery, _widget: Any, manager: DialogMana
 
 
 async def _on_cases_start(_data: Any, manager: DialogManager) -> None:
-    await manager.find("view").set_checked(CaseView.OFFERED.value)
+    views = casework.views_for(user_of(manager))
+    if views:
+        await manager.find("view").set_checked(views[0].value)
 
 
 cases_dialog = Dialog(

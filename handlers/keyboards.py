@@ -42,6 +42,8 @@ def main_menu(roles: frozenset[Role]) -> InlineKeyboardMarkup:
             InlineKeyboardButton(text=_("🧰 My specialties"), callback_data=MenuCB(action="specialties").pack()),
         )
     if Role.COORDINATOR in roles:
+        if Role.SOCIAL_WORKER not in roles:
+            builder.row(InlineKeyboardButton(text=_("🗂 Cases"), callback_data=MenuCB(action="cases").pack()))
         builder.row(
             InlineKeyboardButton(text=_("✉️ Invite staff"), callback_data=MenuCB(action="invite").pack()),
             InlineKeyboardButton(text=_("👥 Social workers"), callback_data=MenuCB(action="team").pack()),

@@ -12,7 +12,16 @@ from sqlalchemy import select, update
 from bot.services import cases
 from bot.services import requests as request_service
 from handlers.callbacks import CaseCB, RequestCB
-from models import Community, EventKind, RequestEvent, RequestStatus, ServiceCategory, ServiceRequest, User
+from models import (
+    Community,
+    EventKind,
+    RequestEvent,
+    RequestStatus,
+    ServiceCategory,
+    ServiceRequest,
+    SocialWorker,
+    User,
+)
 from tests.conftest import CLOCK
 from tests.support import T, accept_offer, fill_request, has_button, onboard, settled
 from tests.test_e2e_offers import colleague, request_row
@@ -327,3 +336,40 @@ async def test_cases_is_for_social_workers(emulator):
     resident = await onboard(emulator)
     await resident.send_text("/cases")
     await resident.wait_for_message(T("/cases is for social workers. To see your own requests, send /my."))
+
+
+async def test_a_request_nobody_could_take_waits_in_the_coordinators_queue_until_handed_over(emulator, session, world):
+    zhou = emulator.user(world.people["zhou"].telegram_id, "周主任")
+    li_jing = emulator.user(world.people["li_jing"].telegram_id, "李静")
+    await session.execute(update(SocialWorker).where(SocialWorker.user_id == world.people["li_jing"].id)
+                          .values(on_duty=False))
+    await session.commit()
+    resident = await onboard(emulator, name="王秀兰")
+    await fill_request(resident)
+    zhou_mark = zhou.mark()
+    await resident.press(T("✅ Send request"))
+    receipt = await resident.wait_for_message(T("Send /my to see how it is going."))
+    number = NUMBER.search(receipt.text).group(0)
+    await zhou.wait_for_message(number, after=zhou_mark, timeout=10)
+
+    # 李静 (not a supervisor) has no such list; the coordinator's queue holds it.
+    await li_jing.send_text("/cases")
+    mine = await li_jing.wait_for_message(has_button("🔘 " + T("Offered to me ({count})", count=0)))
+    assert not any(T("Waiting for a social worker ({count})", count=1) in b for b in mine.buttons)
+    await zhou.send_text("/cases")
+    queue = await zhou.wait_for_message(has_button("🔘 " + T("Waiting for a social worker ({count})", count=1)))
+    await zhou.press(next(b for b in queue.buttons if number in b), message_id=queue.message_id)
+    card = await zhou.wait_for_message(lambda m: T("Timeline:") in m.text and T("🔁 Hand over") in m.buttons)
+    assert T("routed to nobody: coordinators told") in card.text
+
+    li_mark = li_jing.mark()
+    await zhou.press(T("🔁 Hand over"), message_id=card.message_id)
+    whom = await zhou.wait_for_message(lambda m: any(b.startswith("李静") for b in m.buttons))
+    await zhou.press(next(b for b in whom.buttons if b.startswith("李静")))
+    await zhou.wait_for_message(T("🔁 Request {number} is now with {name}; they and the resident have been told.",
+                                  number=number, name="李静"))
+    await li_jing.wait_for_message(T("🔁 Request {number} has been handed over to you by {name}. It is yours now.",
+                                     number=number, name="周主任"), after=li_mark, timeout=10)
+    request = await request_row(session, number)
+    assert (request.status, request.assigned_worker_id) == (RequestStatus.ACCEPTED, world.people["li_jing"].id)
+    assert request.resolve_by is not None

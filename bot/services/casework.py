@@ -60,7 +60,23 @@ class CaseView(enum.StrEnum):
 
     OFFERED = "offered"  # offered to me, waiting for my answer
     MINE = "mine"  # accepted by me, not yet resolved
-    OVERDUE = "overdue"  # past a deadline: mine, or (supervisors) the station's
+    WAITING = "waiting"  # nobody could be offered it: the coordinators' queue (a supervisor: the station's)
+    OVERDUE = "overdue"  # past a deadline: mine, or (supervisors) the station's, or (coordinators) all
+
+
+def views_for(user: User) -> list[CaseView]:
+    """The lists of /cases this person has: workers their own, supervisors also the station's, coordinators all."""
+    views: list[CaseView] = []
+    worker = user.social_worker
+    if user.has_role(Role.SOCIAL_WORKER):
+        views += [CaseView.OFFERED, CaseView.MINE]
+        if worker is not None and worker.is_supervisor:
+            views.append(CaseView.WAITING)
+    if user.has_role(Role.COORDINATOR) and CaseView.WAITING not in views:
+        views.append(CaseView.WAITING)
+    if views:
+        views.append(CaseView.OVERDUE)
+    return views
 
 
 @dataclass(frozen=True)
@@ -199,19 +215,28 @@ def _view_statement(user: User, view: CaseView) -> Select[tuple[ServiceRequest]]
     if view is CaseView.MINE:
         return select(ServiceRequest).where(ServiceRequest.assigned_worker_id == user.id,
                                             ServiceRequest.status.in_(HELD))
+    worker = user.social_worker
+    station = worker.home_community_id if worker is not None and worker.is_supervisor else None
+    if view is CaseView.WAITING:
+        waiting = select(ServiceRequest).where(ServiceRequest.status == RequestStatus.NEW,
+                                               ServiceRequest.assigned_worker_id.is_(None))
+        if user.has_role(Role.COORDINATOR):
+            return waiting
+        return waiting.where(ServiceRequest.community_id == (station or -1))
     open_overdue = and_(ServiceRequest.overdue_at.is_not(None),
                         ServiceRequest.status.in_((*cases.ACCEPTABLE, *HELD)))
-    worker = user.social_worker
-    if worker is not None and worker.is_supervisor and worker.home_community_id is not None:
+    if user.has_role(Role.COORDINATOR):
+        return select(ServiceRequest).where(open_overdue)
+    if station is not None:
         return select(ServiceRequest).where(open_overdue, or_(
             ServiceRequest.assigned_worker_id == user.id, ServiceRequest.community_id == worker.home_community_id))
     return select(ServiceRequest).where(open_overdue, ServiceRequest.assigned_worker_id == user.id)
 
 
 async def list_cases(session: AsyncSession, user: User, view: CaseView, page: int = 0, per_page: int = 6) -> CasePage:
-    """One page of a worker's cases, most urgent and oldest first."""
-    if not user.has_role(Role.SOCIAL_WORKER):
-        raise PermissionDenied(N_("Only social workers can take on cases."))
+    """One page of a list of /cases, most urgent and oldest first."""
+    if view not in views_for(user):
+        raise PermissionDenied(N_("/cases is for social workers. To see your own requests, send /my."))
     stmt = _view_statement(user, view)
     total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     page, pages = clamp_page(total, page, per_page)
@@ -224,7 +249,7 @@ async def list_cases(session: AsyncSession, user: User, view: CaseView, page: in
 
 async def counts(session: AsyncSession, user: User) -> dict[CaseView, int]:
     found = {}
-    for view in CaseView:
+    for view in views_for(user):
         stmt = _view_statement(user, view)
         found[view] = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     return found
