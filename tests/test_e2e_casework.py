@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from bot.services import cases
+from bot.services import cases, users
 from bot.services import requests as request_service
 from handlers.callbacks import CaseCB, RequestCB
 from models import (
@@ -17,6 +17,7 @@ from models import (
     EventKind,
     RequestEvent,
     RequestStatus,
+    Role,
     ServiceCategory,
     ServiceRequest,
     SocialWorker,
@@ -252,6 +253,11 @@ async def test_forged_case_actions_are_refused_and_change_nothing(emulator, sess
     zhao_min = emulator.user(world.people["zhao_min"].telegram_id, "赵敏")
     li_jing, resident, number, card = await filed_and_accepted(emulator, world)
     other_resident = await onboard(emulator, name="刘大爷")
+    volunteer = await onboard(emulator, name="志愿者小张")
+    await settled(volunteer)
+    volunteer_row = await session.scalar(select(User).where(User.telegram_id == volunteer.id))
+    await users.grant_role(session, volunteer_row, Role.VOLUNTEER, now=CLOCK.now())
+    await session.commit()
     request = await request_row(session, number)
     request_id, version = request.id, request.version
     events_before = len(await timeline(session, number))
@@ -268,6 +274,8 @@ async def test_forged_case_actions_are_refused_and_change_nothing(emulator, sess
         data = CaseCB(action=action, id=request_id).pack()
         await refused(zhao_min, data, not_yours)  # another community's worker
         await refused(other_resident, data, not_yours)  # another resident
+        await refused(volunteer, data, not_yours)  # a volunteer of the same community
+    await refused(volunteer, CaseCB(action="accept", id=request_id).pack(), T("Only social workers can take on cases."))
     await refused(resident, CaseCB(action="resolve", id=request_id).pack(), T("Only social workers can take on cases."))
     await refused(resident, CaseCB(action="note", id=request_id).pack(),
                   T("Only the social worker on the case, the supervisor or a coordinator can add notes."))
@@ -281,7 +289,7 @@ async def test_forged_case_actions_are_refused_and_change_nothing(emulator, sess
     # 孙 (same community, never offered it) cannot open it at all.
     await refused(sun, CaseCB(action="start", id=request_id).pack(), not_yours)
 
-    for person in (zhao_min, other_resident, resident, sun):
+    for person in (zhao_min, other_resident, resident, sun, volunteer):
         await settled(person)
     after = await request_row(session, number)
     assert (after.status, after.version, after.assigned_worker_id) == (
