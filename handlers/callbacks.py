@@ -27,6 +27,11 @@ class CaseCB(CallbackData, prefix="case"):
     id: int
 
 
+class VolunteerCB(CallbackData, prefix="vol"):
+    action: str  # approve | reject | suspend | reinstate
+    id: int  # the volunteer's user id
+
+
 NOTICE_ACTIONS = {
     "request.view": lambda ref: RequestCB(action="view", id=ref),
     "case.accept": lambda ref: CaseCB(action="accept", id=ref),
@@ -35,6 +40,8 @@ NOTICE_ACTIONS = {
     "request.reply": lambda ref: RequestCB(action="reply", id=ref),
     "request.rate": lambda ref: RequestCB(action="rate", id=ref),
     "request.reopen": lambda ref: RequestCB(action="reopen", id=ref),
+    "volunteer.approve": lambda ref: VolunteerCB(action="approve", id=ref),
+    "volunteer.reject": lambda ref: VolunteerCB(action="reject", id=ref),
 }
 
 

@@ -23,6 +23,7 @@ from models.request import (
     Urgency,
 )
 from models.user import STAFF_ROLES, Invite, Role, SocialWorker, SupportAssignment, User, UserRole, WorkerSpecialty
+from models.volunteer import IdDocument, Sex, Volunteer, VolunteerAvailability, VolunteerCounter, VolunteerStatus
 
 __all__ = [
     "ASSIGNED_OPEN",
@@ -38,6 +39,7 @@ __all__ = [
     "DeclineReason",
     "DistrictKind",
     "EventKind",
+    "IdDocument",
     "Invite",
     "OfferStatus",
     "Organization",
@@ -50,6 +52,7 @@ __all__ = [
     "RequestEvent",
     "RequestStatus",
     "Role",
+    "Sex",
     "ServiceCategory",
     "ServiceRequest",
     "SocialWorker",
@@ -58,6 +61,10 @@ __all__ = [
     "Urgency",
     "User",
     "UserRole",
+    "Volunteer",
+    "VolunteerAvailability",
+    "VolunteerCounter",
+    "VolunteerStatus",
     "WorkerSpecialty",
     "UTCDateTime",
 ]

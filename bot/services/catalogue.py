@@ -89,6 +89,16 @@ async def services_for(session: AsyncSession, community: Community, group_code: 
     return list((await session.scalars(stmt)).all())
 
 
+async def offered_categories(
+    session: AsyncSession, community: Community, *, volunteers_only: bool = False
+) -> list[ServiceCategory]:
+    """Every active service offered in this kind of community (those open to volunteers, if asked), in order."""
+    stmt = select(ServiceCategory).where(ServiceCategory.active.is_(True), _offered_in(community.area_type))
+    if volunteers_only:
+        stmt = stmt.where(ServiceCategory.volunteers_allowed.is_(True))
+    return list((await session.scalars(stmt.order_by(ServiceCategory.sort_order))).all())
+
+
 async def offered_category(session: AsyncSession, community: Community, category_id: int) -> ServiceCategory | None:
     """The category if it exists and is offered in this community, else None."""
     category = await session.get(ServiceCategory, category_id)
