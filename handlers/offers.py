@@ -25,10 +25,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.config import Settings
 from bot.services import cases, requests
-from bot.services.errors import DomainError
+from bot.services.errors import DomainError, InvalidInput
 from bot.transaction import end_transaction
 from handlers import keyboards
-from handlers.callbacks import CaseCB
+from handlers.callbacks import CaseCB, RequestCB
 from handlers.cases import DECLINE_REASONS, request_card, send_staff_card, staff_markup
 from handlers.filters import not_command
 from handlers.states import DeclineCase
@@ -90,24 +90,29 @@ async def decline_case(
         return
     await query.answer()
     await close_dialogs(dialog_manager)
-    # aiogram-dialog takes the offer's buttons while the question is open; "Do not decline" puts them back.
+    # aiogram-dialog takes the pressed message's buttons while the question is open; "Do not decline" puts
+    # back what was there: the offer notice's buttons, or a case card's (told apart by their callback data).
+    view = RequestCB(action="view", id=request.id).pack()
+    from_notice = any(b.callback_data == view for row in (query.message.reply_markup.inline_keyboard
+                                                         if query.message.reply_markup else []) for b in row)
     await dialog_manager.start(
         DeclineCase.reason,
-        data={"request_id": request.id, "number": request.number, "offer_message_id": query.message.message_id},
+        data={"request_id": request.id, "number": request.number, "offer_message_id": query.message.message_id,
+              "from_notice": from_notice},
         mode=StartMode.RESET_STACK,
         show_mode=ShowMode.SEND,
     )
 
 
-async def _decline(manager: DialogManager, reason: DeclineReason, note: str | None) -> str | None:
-    """Decline in the dialog's update; the error text when refused (the dialog then stays where it is)."""
+async def _decline(manager: DialogManager, reason: DeclineReason, note: str | None) -> DomainError | None:
+    """Decline in the dialog's update; the refusal when there is one (words to fix, or the offer is gone)."""
     clock: Clock = manager.middleware_data["clock"]
     session = session_of(manager)
     try:
         await cases.decline(session, user_of(manager), int(manager.start_data["request_id"]), reason, note,
                             now=clock.now())
     except DomainError as error:
-        return error_text(error)
+        return error
     await end_transaction(session)  # saved before it is reported
     return None
 
@@ -137,7 +142,7 @@ async def _reason_chosen(query: CallbackQuery, _widget: Any, manager: DialogMana
         await query.answer()
         user = user_of(manager)
         await manager.done(show_mode=ShowMode.NO_UPDATE)
-        await query.message.edit_text(refused, reply_markup=keyboards.main_menu(user.roles))
+        await query.message.edit_text(error_text(refused), reply_markup=keyboards.main_menu(user.roles))
         return
     await query.answer()
     text, user = _declined_text(manager), user_of(manager)
@@ -152,9 +157,14 @@ def _declined_text(manager: DialogManager) -> str:
 
 async def _note_typed(message: Message, _widget: Any, manager: DialogManager) -> None:
     refused = await _decline(manager, DeclineReason.OTHER, message.text)
-    if refused is not None:
-        await message.answer(refused)
+    if isinstance(refused, InvalidInput):  # the words: they can type again
+        await message.answer(error_text(refused))
         manager.show_mode = ShowMode.SEND
+        return
+    if refused is not None:  # taken or ended meanwhile: nothing left to decline
+        user = user_of(manager)
+        await manager.done(show_mode=ShowMode.NO_UPDATE)
+        await message.answer(error_text(refused), reply_markup=keyboards.main_menu(user.roles))
         return
     text, user = _declined_text(manager), user_of(manager)
     await _finish(manager, message.chat.id)
@@ -179,12 +189,20 @@ async def _cancelled(query: CallbackQuery, _button: Button, manager: DialogManag
         number=manager.start_data["number"])
     request_id = int(manager.start_data["request_id"])
     offer_message_id = manager.start_data.get("offer_message_id")
+    from_notice = bool(manager.start_data.get("from_notice", True))
     bot: Bot = manager.middleware_data["bot"]
+    session, user = session_of(manager), user_of(manager)
+    markup = keyboards.offer_actions(request_id)
+    if not from_notice:
+        try:
+            markup = await staff_markup(session, await requests.get_visible(session, user, request_id), user)
+        except DomainError:
+            markup = None
     await manager.done(show_mode=ShowMode.NO_UPDATE)
     if offer_message_id:
         try:
             await bot.edit_message_reply_markup(chat_id=query.message.chat.id, message_id=int(offer_message_id),
-                                                reply_markup=keyboards.offer_actions(request_id))
+                                                reply_markup=markup)
         except TelegramBadRequest as error:
             log.debug("offer buttons not restored: %s", error.message)
     await query.message.edit_text(text)

@@ -86,3 +86,26 @@ class Cases(StatesGroup):
     """/cases: a social worker's offered, open and overdue cases."""
 
     browse = State()
+
+
+class VolunteerSignup(StatesGroup):
+    """/volunteer: registration with the fields of the national volunteer record."""
+
+    name = State()
+    sex = State()
+    birth = State()
+    id_type = State()
+    id_number = State()
+    phone = State()
+    guardian_name = State()
+    guardian_phone = State()
+    skills = State()
+    interests = State()
+    availability = State()
+    summary = State()
+
+
+class VolunteerReview(StatesGroup):
+    """A social worker gives the reason for not approving a registration."""
+
+    reason = State()

@@ -125,11 +125,23 @@ async def test_a_decline_with_a_reason_goes_to_the_next_worker_and_then_to_the_c
     assert [(e.subject_id, e.reason) for e in events if e.kind is EventKind.ROUTED] == [
         (world.people["li_jing"].id, "community"), (sun_id, "community"), (None, "nobody")]
 
-    # 李静 changes her mind: her old Accept still works while nobody holds the case (a late press).
-    await li_jing.press_data(accept_data, message_id=offer.message_id)
-    card = await li_jing.wait_for_message(T("Timeline:"))
+    # 李静's old Accept no longer works: she declined (a conflict of interest must stay a no).
+    query = await li_jing.press_data(accept_data, message_id=offer.message_id)
+    answer = await li_jing.wait_for_callback_answer(query)
+    assert answer.text == T("You declined request {number}; it has gone to someone else.", number=number)
+
+    # The coordinator finds it waiting, sees why, and hands it to 李静 after all.
+    await zhou.send_text("/cases")
+    queue = await zhou.wait_for_message(lambda m: any(number in b for b in m.buttons))
+    await zhou.press(next(b for b in queue.buttons if number in b), message_id=queue.message_id)
+    card = await zhou.wait_for_message(lambda m: T("Timeline:") in m.text and T("🔁 Hand over") in m.buttons)
     assert T("declined by {name}: {reason}", name="李静", reason=T("too many cases")) in card.text
     assert "家里老人住院，这周请假" in card.text
+    await zhou.press(T("🔁 Hand over"), message_id=card.message_id)
+    whom = await zhou.wait_for_message(lambda m: any(b.startswith("李静") for b in m.buttons))
+    await zhou.press(next(b for b in whom.buttons if b.startswith("李静")))
+    await zhou.wait_for_message(T("🔁 Request {number} is now with {name}; they and the resident have been told.",
+                                  number=number, name="李静"))
     request = await request_row(session, number)
     assert (request.status, request.assigned_worker_id) == (RequestStatus.ACCEPTED, world.people["li_jing"].id)
 

@@ -112,12 +112,24 @@ def schedule(
     return reminder
 
 
-async def cancel_reminders(session: AsyncSession, request_id: int, kinds: Iterable[str], *, now: datetime) -> None:
-    """Pending reminders of these kinds for the request will never fire."""
+async def cancel_reminders(
+    session: AsyncSession, request_id: int, kinds: Iterable[str], *, now: datetime, user_id: int | None = None
+) -> None:
+    """Pending reminders of these kinds for the request (for one user, if given) will never fire.
+
+    A reminder the sweeper is firing at this very moment is skipped rather than waited for
+    (SKIP LOCKED on PostgreSQL): its handler locks the request next, finds it changed and
+    does nothing, and waiting here for it while holding the request would deadlock.
+    """
+    pending = select(Reminder.id).where(Reminder.request_id == request_id, Reminder.kind.in_(list(kinds)),
+                                        Reminder.status == ReminderStatus.PENDING)
+    if user_id is not None:
+        pending = pending.where(Reminder.user_id == user_id)
+    if session.get_bind().dialect.name == "postgresql":
+        pending = pending.with_for_update(skip_locked=True)
     await session.execute(
         update(Reminder)
-        .where(Reminder.request_id == request_id, Reminder.kind.in_(list(kinds)),
-               Reminder.status == ReminderStatus.PENDING)
+        .where(Reminder.id.in_(pending), Reminder.status == ReminderStatus.PENDING)
         .values(status=ReminderStatus.CANCELLED, done_at=now)
         .execution_options(synchronize_session=False)
     )
@@ -132,8 +144,22 @@ def _event(request: ServiceRequest, kind: EventKind, *, now: datetime, actor: Us
     )
 
 
+async def lock_request(session: AsyncSession, request_id: int) -> ServiceRequest | None:
+    """The request as committed now, its row locked until the transaction ends (PostgreSQL).
+
+    Every path that changes a case reads it this way first, so two of them (an Accept and
+    a Decline, a Cancel and an offer timeout) run one after the other on fresh data, never
+    on a copy read before the other committed. SQLite needs no row lock: every
+    transaction there takes the database's write lock first (BEGIN IMMEDIATE).
+    """
+    return await session.scalar(
+        select(ServiceRequest).where(ServiceRequest.id == request_id).with_for_update(of=ServiceRequest)
+        .execution_options(populate_existing=True)
+    )
+
+
 async def _request(session: AsyncSession, request_id: int) -> ServiceRequest:
-    request = await session.get(ServiceRequest, request_id)
+    request = await lock_request(session, request_id)
     if request is None:
         raise NotFound(N_("This request could not be found."))
     return request
@@ -193,9 +219,14 @@ async def _offers(session: AsyncSession, request_id: int, *statuses: OfferStatus
 
 
 async def was_offered(session: AsyncSession, user: User, request_id: int) -> bool:
-    """Whether the case was ever offered to this person (who may then open it and try to accept)."""
+    """Whether the case was offered to this person and they did not decline it (they may open it and accept).
+
+    A worker who declined (a conflict of interest, say) no longer sees the case; one whose
+    offer lapsed or was taken by a colleague still does.
+    """
     found = await session.scalar(
-        select(CaseOffer.id).where(CaseOffer.request_id == request_id, CaseOffer.worker_id == user.id).limit(1)
+        select(CaseOffer.id).where(CaseOffer.request_id == request_id, CaseOffer.worker_id == user.id,
+                                   CaseOffer.status != OfferStatus.DECLINED).limit(1)
     )
     return found is not None
 
@@ -218,15 +249,23 @@ async def route_and_offer(session: AsyncSession, request: ServiceRequest, *, now
 
     With nobody left, the request waits (status new, unassigned) and routing has alerted the coordinators.
     """
+    if request.status not in ACCEPTABLE:
+        raise InvalidState(N_("Request {number} is no longer waiting to be accepted."), number=request.number)
+    # Nobody is asked twice: not who said no or let it lapse, nor who holds an open offer of it already.
     asked = {
         offer.worker_id
-        for offer in await _offers(session, request.id, OfferStatus.DECLINED, OfferStatus.EXPIRED)
+        for offer in await _offers(session, request.id, OfferStatus.DECLINED, OfferStatus.EXPIRED,
+                                   OfferStatus.PENDING)
     }
     choice = await routing.route_request(session, request, exclude=asked, now=now)
     if choice.worker_id is None:
+        if request.status is not RequestStatus.NEW:
+            session.add(_event(request, EventKind.STATUS_CHANGED, now=now, from_status=request.status,
+                               to_status=RequestStatus.NEW))
         request.status = RequestStatus.NEW
         request.assigned_worker_id = None
         request.updated_at = now
+        request.version += 1
         return choice
     worker = await session.get(User, choice.worker_id)
     assert worker is not None  # routing returned a worker's id
@@ -299,13 +338,16 @@ async def accept(session: AsyncSession, worker: User, request_id: int, *, now: d
     """
     _require_worker(worker)
     request = await _request(session, request_id)
-    mine = await session.scalars(
+    mine = list((await session.scalars(
         select(CaseOffer).where(CaseOffer.request_id == request.id, CaseOffer.worker_id == worker.id)
         .order_by(CaseOffer.id.desc())
-    )
-    offer = mine.first()
-    if offer is None:
+    )).all())
+    if not mine:
         raise PermissionDenied(N_("Request {number} was not offered to you."), number=request.number)
+    if all(o.status is OfferStatus.DECLINED for o in mine):
+        raise PermissionDenied(N_("You declined request {number}; it has gone to someone else."),
+                               number=request.number)
+    offer = next(o for o in mine if o.status is not OfferStatus.DECLINED)
     previous = request.status
     category: ServiceCategory = request.category
     won = await session.execute(
@@ -330,6 +372,10 @@ async def accept(session: AsyncSession, worker: User, request_id: int, *, now: d
     session.add(_event(request, EventKind.STATUS_CHANGED, now=now, actor=worker, from_status=previous,
                        to_status=RequestStatus.ACCEPTED))
     for other in await _offers(session, request.id, OfferStatus.PENDING):
+        if other.worker_id == worker.id:  # their own second offer (an escalation), ended with this one
+            other.status = OfferStatus.ACCEPTED
+            other.answered_at = now
+            continue
         other.status = OfferStatus.WITHDRAWN
         other.answered_at = now
         session.add(_event(request, EventKind.OFFER_WITHDRAWN, now=now, subject_id=other.worker_id))
@@ -374,10 +420,10 @@ async def pending_offer(session: AsyncSession, worker: User, request_id: int) ->
     """The worker's open offer of this case, or why there is none (taken, cancelled, answered, never offered)."""
     _require_worker(worker)
     request = await _request(session, request_id)
-    offer = await session.scalar(
+    offer = (await session.scalars(
         select(CaseOffer).where(CaseOffer.request_id == request.id, CaseOffer.worker_id == worker.id,
-                                CaseOffer.status == OfferStatus.PENDING)
-    )
+                                CaseOffer.status == OfferStatus.PENDING).order_by(CaseOffer.id)
+    )).first()
     if offer is not None and request.status in ACCEPTABLE:
         return request, offer
     if not await was_offered(session, worker, request.id):
@@ -400,11 +446,15 @@ async def decline(
 ) -> ServiceRequest:
     """Say no to an offer, with a reason; the case goes to the next candidate."""
     note = clean_decline_note(note, reason)
-    request, offer = await pending_offer(session, worker, request_id)
-    offer.status = OfferStatus.DECLINED
-    offer.decline_reason = reason
-    offer.decline_note = note
-    offer.answered_at = now
+    request, _offer = await pending_offer(session, worker, request_id)
+    # All of their open offers of this case end (a routed one and a supervisor's escalation, say).
+    for offer in await _offers(session, request.id, OfferStatus.PENDING):
+        if offer.worker_id != worker.id:
+            continue
+        offer.status = OfferStatus.DECLINED
+        offer.decline_reason = reason
+        offer.decline_note = note
+        offer.answered_at = now
     session.add(_event(request, EventKind.DECLINED, now=now, actor=worker, reason=reason.value, note=note))
     await _offer_ended(session, request, worker.id, now=now)
     return request
@@ -412,6 +462,8 @@ async def decline(
 
 async def _offer_ended(session: AsyncSession, request: ServiceRequest, worker_id: int, *, now: datetime) -> None:
     """One worker's offer ended without acceptance: re-route unless other offers are still open."""
+    if request.status not in ACCEPTABLE:
+        return  # accepted, handed over or cancelled meanwhile: nothing to pass on
     if request.assigned_worker_id == worker_id:
         request.assigned_worker_id = None
     await cancel_reminders_for_offer(session, request.id, worker_id, now=now)
@@ -422,13 +474,7 @@ async def _offer_ended(session: AsyncSession, request: ServiceRequest, worker_id
 
 
 async def cancel_reminders_for_offer(session: AsyncSession, request_id: int, worker_id: int, *, now: datetime) -> None:
-    await session.execute(
-        update(Reminder)
-        .where(Reminder.request_id == request_id, Reminder.kind == OFFER_TIMEOUT, Reminder.user_id == worker_id,
-               Reminder.status == ReminderStatus.PENDING)
-        .values(status=ReminderStatus.CANCELLED, done_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    await cancel_reminders(session, request_id, (OFFER_TIMEOUT,), now=now, user_id=worker_id)
 
 
 async def withdraw_offers(session: AsyncSession, request: ServiceRequest, *, now: datetime) -> list[int]:
@@ -447,11 +493,16 @@ async def withdraw_offers(session: AsyncSession, request: ServiceRequest, *, now
 
 async def offer_timeout(session: AsyncSession, reminder: Reminder, *, now: datetime, policy: CasePolicy) -> None:
     """No answer in time: the offer lapses and the case goes to the next candidate."""
-    offer = await session.get(CaseOffer, int(reminder.payload.get("offer_id", 0)))
+    if reminder.request_id is None or await lock_request(session, reminder.request_id) is None:
+        return
+    offer = await session.get(CaseOffer, int(reminder.payload.get("offer_id", 0)), populate_existing=True)
     if offer is None or offer.status is not OfferStatus.PENDING:
         return  # answered, withdrawn or gone meanwhile
     request = await _request(session, offer.request_id)
+    if request.status not in ACCEPTABLE:
+        return
     offer.status = OfferStatus.EXPIRED
+    offer.answered_at = now
     session.add(_event(request, EventKind.OFFER_EXPIRED, now=now, subject_id=offer.worker_id))
     worker = await session.get(User, offer.worker_id)
     if worker is not None:
@@ -502,7 +553,8 @@ async def _escalate_to_supervisor(
         return
     supervisor = bosses[0]
     session.add(_event(request, EventKind.ESCALATED, now=now, subject_id=supervisor.id, reason=deadline))
-    params = {**_summary(request), "hours": round(policy.escalation_minutes / 60, 1)}
+    hours = policy.escalation_minutes / 60
+    params = {**_summary(request), "hours": int(hours) if hours.is_integer() else round(hours, 1)}
     if deadline == "response":
         template = N_("⚠️ Request {number} in {community} has not been accepted in time.\nService: {service}\n"
                       "As the supervisor you can accept it yourself; if nobody has in {hours} h, the coordinators "

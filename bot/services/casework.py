@@ -20,7 +20,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy import Select, and_, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import cases
@@ -134,7 +134,7 @@ def require_note_permission(user: User, request: ServiceRequest) -> None:
 
 
 async def get_request(session: AsyncSession, request_id: int) -> ServiceRequest:
-    request = await session.get(ServiceRequest, request_id)
+    request = await cases.lock_request(session, request_id)  # fresh and locked: see cases.lock_request
     if request is None:
         raise NotFound(N_("This request could not be found."))
     return request
@@ -211,6 +211,7 @@ def _view_statement(user: User, view: CaseView) -> Select[tuple[ServiceRequest]]
             .join(CaseOffer, CaseOffer.request_id == ServiceRequest.id)
             .where(CaseOffer.worker_id == user.id, CaseOffer.status == OfferStatus.PENDING,
                    ServiceRequest.status.in_(cases.ACCEPTABLE))
+            .distinct()
         )
     if view is CaseView.MINE:
         return select(ServiceRequest).where(ServiceRequest.assigned_worker_id == user.id,
@@ -218,8 +219,10 @@ def _view_statement(user: User, view: CaseView) -> Select[tuple[ServiceRequest]]
     worker = user.social_worker
     station = worker.home_community_id if worker is not None and worker.is_supervisor else None
     if view is CaseView.WAITING:
-        waiting = select(ServiceRequest).where(ServiceRequest.status == RequestStatus.NEW,
-                                               ServiceRequest.assigned_worker_id.is_(None))
+        nobody_asked = ~exists().where(CaseOffer.request_id == ServiceRequest.id,
+                                       CaseOffer.status == OfferStatus.PENDING)
+        waiting = select(ServiceRequest).where(ServiceRequest.status.in_(cases.ACCEPTABLE),
+                                               ServiceRequest.assigned_worker_id.is_(None), nobody_asked)
         if user.has_role(Role.COORDINATOR):
             return waiting
         return waiting.where(ServiceRequest.community_id == (station or -1))
@@ -402,10 +405,19 @@ async def hand_over(session: AsyncSession, actor: User, request_id: int, to_user
         for offer in await cases._offers(session, request.id, OfferStatus.PENDING):  # noqa: SLF001
             offer.status = OfferStatus.WITHDRAWN
             offer.answered_at = now
+            session.add(_event(request, EventKind.OFFER_WITHDRAWN, None, now, subject_id=offer.worker_id))
+            holder = await session.get(User, offer.worker_id)
+            if holder is not None and holder.id != target.id:
+                enqueue(session, Notice(holder, N_("Request {number} has been handed over to {name}; nothing more "
+                                                   "for you to do."),
+                                        {"number": request.number, "name": public_name(target)}), now=now)
         await cases.cancel_reminders(session, request.id, (cases.OFFER_TIMEOUT, cases.RESPONSE_DUE, cases.ESCALATE),
                                      now=now)
         assert request.resolve_by is not None
         cases.schedule(session, cases.RESOLUTION_DUE, request.resolve_by, now=now, request=request)
+    else:
+        # The supervisor or a coordinator has acted: an escalation under way need not go further.
+        await cases.cancel_reminders(session, request.id, (cases.ESCALATE,), now=now)
     enqueue(session, Notice(target, N_("🔁 Request {number} has been handed over to you by {name}. It is yours now."),
                             {"number": request.number, "name": public_name(actor)},
                             (NoticeButton(N_("Open request"), "request.view", request.id),)), now=now)
@@ -489,7 +501,7 @@ async def reopen(session: AsyncSession, resident: User, request_id: int, reason:
 
 async def rating_reminder(session: AsyncSession, reminder: Reminder, *, now: datetime, policy: CasePolicy) -> None:
     """Once: a resolved, unrated case reminds the resident to confirm and rate."""
-    request = await session.get(ServiceRequest, reminder.request_id or 0)
+    request = await cases.lock_request(session, reminder.request_id or 0)
     if request is None or request.status is not RequestStatus.RESOLVED or request.rating is not None:
         return
     resident = await session.get(User, request.resident_id)
@@ -507,7 +519,7 @@ async def rating_reminder(session: AsyncSession, reminder: Reminder, *, now: dat
 
 async def auto_close(session: AsyncSession, reminder: Reminder, *, now: datetime, policy: CasePolicy) -> None:
     """Not confirmed in time: the resolved case closes by itself (it may still be rated)."""
-    request = await session.get(ServiceRequest, reminder.request_id or 0)
+    request = await cases.lock_request(session, reminder.request_id or 0)
     if request is None or request.status is not RequestStatus.RESOLVED:
         return
     await _change_status(session, request, (RequestStatus.RESOLVED,), RequestStatus.CLOSED, now=now, closed_at=now)

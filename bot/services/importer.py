@@ -398,6 +398,22 @@ class _Cells:
         raise RowError(f"{column.zh} ({column.en}) {self.values[key]!r} is not one of: {allowed}")
 
 
+def normalise_station_phone(text: str) -> str:
+    """A station's number: any dialable number (a 400 hotline too) as E.164, or a short service number as typed."""
+    raw = text.strip()
+    digits = "".join(ch for ch in raw if ch.isdigit())
+    if raw.isdigit() and 3 <= len(raw) <= 6:
+        return raw  # a short number such as 12345, dialled as it is
+    try:
+        number = phonenumbers.parse(raw, "CN")
+    except phonenumbers.NumberParseException:
+        raise RowError(f"station phone {text!r} is not a phone number") from None
+    if not phonenumbers.is_valid_number(number) or not digits:
+        raise RowError(f"station phone {text!r} is not a valid number; a landline needs its area code, "
+                       "e.g. 0351-1234567")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
 def normalise_phone(text: str) -> str:
     """A mainland mobile or landline (with area code), or any valid +country number, as E.164."""
     raw = unicodedata.normalize("NFKC", text)
@@ -442,7 +458,7 @@ def _parse_community(ref: RowRef, cells: _Cells) -> CommunityRow:
     return CommunityRow(
         ref, code, cells.required("name"), cells.text("name_en"), cells.required("district"),
         cells.choice("area", AREAS), timezone, cells.text("station"), cells.text("organisation"),  # type: ignore[arg-type]
-        normalise_phone(station_phone) if station_phone else None,
+        normalise_station_phone(station_phone) if station_phone else None,
     )
 
 

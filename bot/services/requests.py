@@ -391,7 +391,7 @@ async def get_visible(session: AsyncSession, viewer: User, request_id: int) -> S
 
 
 async def cancel_request(session: AsyncSession, resident: User, request_id: int, *, now: datetime) -> ServiceRequest:
-    request = await session.get(ServiceRequest, request_id)
+    request = await cases.lock_request(session, request_id)  # fresh and locked: an Accept may be under way
     if request is None:
         raise NotFound(N_("This request could not be found."))
     if request.resident_id != resident.id:
