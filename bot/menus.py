@@ -16,6 +16,7 @@ from bot.services.errors import N_
 COMMANDS: tuple[tuple[str, str], ...] = (
     ("new", N_("Ask for help")),
     ("my", N_("My requests")),
+    ("volunteer", N_("Volunteer with us")),
     ("help", N_("What I can do")),
     ("language", N_("中文 / English")),
     ("cancel", N_("Cancel what you are doing")),

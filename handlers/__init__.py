@@ -17,6 +17,7 @@ from handlers import (
     resident,
     staff,
     team,
+    volunteer,
 )
 
 # Order matters: commands that work anywhere first, the catch-all last.
@@ -27,6 +28,7 @@ ROUTERS: tuple[Router, ...] = (
     cases.router,
     offers.router,
     casework.router,
+    volunteer.router,
     additions.router,
     staff.router,
     profile.router,
@@ -40,6 +42,8 @@ ROUTERS: tuple[Router, ...] = (
     casework.case_text_dialog,
     casework.handover_dialog,
     casework.rate_dialog,
+    volunteer.volunteer_dialog,
+    volunteer.review_dialog,
     staff.invite_dialog,
     profile.specialties_dialog,
     team.team_dialog,
