@@ -13,6 +13,9 @@ number of updates handled at once, plus the outbox sender.
 SQLite statements run on aiosqlite's thread in one hop each (`OneHopConnection`):
 SQLAlchemy's adapter would make four (cursor, execute, fetchall, close), and every
 hop between the event loop and that thread costs more CPU than the statement itself.
+For the same reason a transaction's BEGIN IMMEDIATE rides along with its first
+statement, and COMMIT or ROLLBACK is not sent when no transaction is open (the
+pool's rollback of every returned connection, after the session's commit).
 """
 
 from __future__ import annotations
@@ -37,9 +40,15 @@ SQLITE_BUSY_SECONDS = 30
 
 
 def _run_statement(
-    connection: sqlite3.Connection, sql: str, parameters: Any, many: bool
-) -> tuple[Any, list[Any], int, int | None]:
-    """One statement from start to finish on aiosqlite's thread: what the adapter then reads."""
+    connection: sqlite3.Connection, sql: str, parameters: Any, many: bool, begin: bool
+) -> tuple[Any, list[Any], int, int | None, bool]:
+    """One statement from start to finish on aiosqlite's thread: what the adapter then reads.
+
+    ``begin``: BEGIN IMMEDIATE first (the transaction SQLAlchemy began). The last item
+    says whether a transaction is open afterwards.
+    """
+    if begin:
+        connection.execute("BEGIN IMMEDIATE")
     cursor = connection.cursor()
     try:
         if many:
@@ -48,9 +57,19 @@ def _run_statement(
             cursor.execute(sql, parameters)
         description = cursor.description
         rows = cursor.fetchall() if description else []
-        return description, rows, cursor.rowcount, cursor.lastrowid
+        return description, rows, cursor.rowcount, cursor.lastrowid, connection.in_transaction
     finally:
         cursor.close()
+
+
+def _commit(connection: sqlite3.Connection) -> bool:
+    connection.commit()
+    return connection.in_transaction
+
+
+def _rollback(connection: sqlite3.Connection) -> bool:
+    connection.rollback()
+    return connection.in_transaction
 
 
 class OneHopCursor:
@@ -96,13 +115,44 @@ class OneHopCursor:
 
 
 class OneHopConnection(aiosqlite.Connection):
-    """aiosqlite's connection whose cursors cost one hop per statement (see `OneHopCursor`)."""
+    """aiosqlite's connection whose cursors cost one hop per statement (see `OneHopCursor`).
+
+    It knows whether a transaction is open on its SQLite connection, which only its
+    own thread may ask: each statement, commit and rollback reports it on the way back.
+    So BEGIN IMMEDIATE waits for the first statement (`begin_with_next_statement`), and
+    a commit or rollback with nothing open costs no hop (SQLite's own would do nothing).
+    """
+
+    _begin_pending = False
+    _in_transaction = True  # unknown (so: maybe) until a statement of ours reports
+
+    async def _execute(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        # Whatever runs on the connection may open or end a transaction; ours then say which.
+        self._in_transaction = True
+        return await super()._execute(fn, *args, **kwargs)
+
+    def begin_with_next_statement(self) -> None:
+        """BEGIN IMMEDIATE, sent in the same hop as the next statement."""
+        self._begin_pending = True
 
     async def cursor(self) -> OneHopCursor:  # type: ignore[override]
         return OneHopCursor(self)
 
     async def run_statement(self, sql: str, parameters: Any, many: bool) -> tuple[Any, list[Any], int, int | None]:
-        return await self._execute(_run_statement, self._conn, sql, parameters, many)
+        begin, self._begin_pending = self._begin_pending, False
+        *result, in_transaction = await self._execute(_run_statement, self._conn, sql, parameters, many, begin)
+        self._in_transaction = in_transaction
+        return tuple(result)  # type: ignore[return-value]
+
+    async def commit(self) -> None:
+        self._begin_pending = False  # begun without a statement: nothing was sent, nothing to end
+        if self._in_transaction:
+            self._in_transaction = await self._execute(_commit, self._conn)
+
+    async def rollback(self) -> None:
+        self._begin_pending = False
+        if self._in_transaction:
+            self._in_transaction = await self._execute(_rollback, self._conn)
 
 
 def _sqlite_connector(database_url: str) -> Any | None:
@@ -153,7 +203,11 @@ def make_engine(database_url: str, *, concurrency: int = 16, **kwargs: Any) -> A
         def _sqlite_begin(connection: Any) -> None:
             # IMMEDIATE takes the write lock up front: another process (the CLI) waits on
             # busy_timeout instead of failing later with SQLITE_BUSY on upgrade.
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            driver = connection.connection.driver_connection
+            if isinstance(driver, OneHopConnection):
+                driver.begin_with_next_statement()  # before the first statement, in its hop
+            else:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_async_engine(

@@ -43,6 +43,38 @@ async def test_a_sqlite_file_engine_runs_each_statement_in_one_hop(sqlite_engine
         assert hops == ["_run_statement"]  # the stock adapter: cursor, execute, fetchall, close
 
 
+async def test_a_transaction_costs_a_hop_per_statement_and_its_commit_only(sqlite_engine, monkeypatch):
+    hops = []
+    original = OneHopConnection._execute
+
+    async def counted(self, fn, *args, **kwargs):  # noqa: ANN001, ANN202 - aiosqlite's own signature
+        hops.append(getattr(fn, "__name__", repr(fn)))
+        return await original(self, fn, *args, **kwargs)
+
+    async with sqlite_engine.connect() as conn:  # the pool's connection is open before counting
+        await conn.execute(select(text("1")))
+    monkeypatch.setattr(OneHopConnection, "_execute", counted)
+    async with sqlite_engine.begin() as conn:
+        await conn.execute(insert(things).values(name="a"))
+        await conn.execute(select(things))
+    # BEGIN IMMEDIATE rides with the first statement; the pool's rollback on return has nothing to end.
+    assert hops == ["_run_statement", "_run_statement", "_commit"]
+    hops.clear()
+    async with sqlite_engine.begin():
+        pass  # begun, never used: nothing is sent
+    assert hops == []
+
+
+async def test_a_connection_returned_mid_transaction_is_rolled_back(sqlite_engine):
+    conn = await sqlite_engine.connect()
+    await conn.execute(insert(things).values(name="left open"))
+    raw = await conn.get_raw_connection()
+    assert raw.driver_connection._conn.in_transaction
+    await conn.close()  # no commit: the pool rolls it back
+    async with sqlite_engine.connect() as conn:
+        assert (await conn.execute(select(things))).all() == []
+
+
 async def test_rows_counts_and_new_ids_come_back_as_from_the_stock_adapter(sqlite_engine):
     async with sqlite_engine.begin() as conn:
         first = await conn.execute(insert(things).values(name="a"))
