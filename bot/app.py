@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from aiogram import Bot, Dispatcher, F
+from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.enums import ChatType, ParseMode
+from aiogram.enums import ParseMode
 from aiogram.exceptions import TelegramNetworkError
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder
 from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
@@ -41,6 +41,7 @@ from bot.services.cases import CasePolicy
 from bot.transaction import CommitBeforeSend
 from handlers import build_routers
 from handlers.callbacks import notice_button_data
+from handlers.filters import from_private_chat, in_private_chat
 from handlers.widgets import LinliMessageManager
 
 log = logging.getLogger(__name__)
@@ -225,8 +226,8 @@ def build_app(
     UserLocaleMiddleware(i18n).setup(dp)
     # Requests, phone numbers and summaries belong in a private chat, never in a group
     # the bot was added to: root filters stop such updates before any router.
-    dp.message.filter(F.chat.type == ChatType.PRIVATE)
-    dp.callback_query.filter(F.message.chat.type == ChatType.PRIVATE)
+    dp.message.filter(in_private_chat)
+    dp.callback_query.filter(from_private_chat)
     dp.include_routers(*build_routers())
     setup_dialogs(dp, message_manager=LinliMessageManager())
 

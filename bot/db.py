@@ -10,9 +10,15 @@ queue) instead of polling SQLite's busy handler, where a late arrival can
 overtake one that has waited for seconds. PostgreSQL gets a pool sized to the
 number of updates handled at once, plus the outbox sender.
 
-SQLite statements run on aiosqlite's thread in one hop each (`OneHopConnection`):
-SQLAlchemy's adapter would make four (cursor, execute, fetchall, close), and every
-hop between the event loop and that thread costs more CPU than the statement itself.
+SQLite statements of a transaction run right on the event loop's thread
+(`OneHopConnection`). Once BEGIN IMMEDIATE holds the write lock of a WAL database,
+nothing in the transaction waits for another connection: a statement costs only
+its own few microseconds, less than a hop to aiosqlite's thread and back (which,
+with the GIL handed over twice, cost a busy bot a fifth of its CPU). The thread is
+kept for what may wait: a BEGIN IMMEDIATE while another process (the CLI) holds
+the lock, the COMMIT of a transaction that wrote (its fsync), statements outside
+a transaction, and any database not in WAL mode, whose statements all go there,
+one hop each (SQLAlchemy's adapter would make four: cursor, execute, fetchall, close).
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ SQLITE_BUSY_SECONDS = 30
 def _run_statement(
     connection: sqlite3.Connection, sql: str, parameters: Any, many: bool
 ) -> tuple[Any, list[Any], int, int | None]:
-    """One statement from start to finish on aiosqlite's thread: what the adapter then reads."""
+    """One statement from start to finish: what the adapter then reads."""
     cursor = connection.cursor()
     try:
         if many:
@@ -53,8 +59,31 @@ def _run_statement(
         cursor.close()
 
 
+def _is_busy(error: sqlite3.OperationalError) -> bool:
+    return getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY
+
+
+def _begin_if_free(connection: sqlite3.Connection) -> bool:
+    """BEGIN IMMEDIATE without waiting; False when another connection holds the write lock."""
+    connection.execute("PRAGMA busy_timeout=0")
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as error:
+        if _is_busy(error):
+            return False
+        raise
+    finally:
+        connection.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
+    return True
+
+
+def _begin_waiting(connection: sqlite3.Connection) -> None:
+    """BEGIN IMMEDIATE, waiting for the write lock up to the busy timeout (on aiosqlite's thread)."""
+    connection.execute("BEGIN IMMEDIATE")
+
+
 class OneHopCursor:
-    """The part of aiosqlite's cursor that SQLAlchemy's adapter uses, one thread hop per statement.
+    """The part of aiosqlite's cursor that SQLAlchemy's adapter uses, at most one hop per statement.
 
     ``execute`` runs the statement and fetches every row at once (the adapter does
     the same with its next two calls); ``fetch*`` and ``close`` then need no hop.
@@ -96,13 +125,66 @@ class OneHopCursor:
 
 
 class OneHopConnection(aiosqlite.Connection):
-    """aiosqlite's connection whose cursors cost one hop per statement (see `OneHopCursor`)."""
+    """aiosqlite's connection that runs a WAL database's transactions on the event loop.
+
+    The SQLite connection is opened with ``check_same_thread=False``: the pool hands
+    it to one session at a time and every call on it is awaited, so the loop's
+    thread and aiosqlite's never use it at once.
+
+    * ``begin_with_next_statement`` (SQLAlchemy's "begin" event): BEGIN IMMEDIATE
+      comes with the next statement, tried without waiting; if another process holds
+      the write lock, aiosqlite's thread waits for it (busy timeout) instead of the loop;
+    * inside that transaction, statements, ROLLBACK and a COMMIT that changed no
+      rows (nothing to fsync) run on the loop; a COMMIT that wrote goes to the thread;
+    * with nothing open, COMMIT and ROLLBACK (the pool's, after every session
+      commit) are not sent at all: SQLite's own would do nothing;
+    * until `use_inline_transactions` (WAL confirmed at connect), and outside a
+      transaction, every statement takes one hop to the thread.
+    """
+
+    _begin_pending = False
+    _inline = False
+    _changes_at_begin = 0
+
+    def use_inline_transactions(self) -> None:
+        self._inline = True
+
+    def begin_with_next_statement(self) -> None:
+        self._begin_pending = True
+
+    def _open(self) -> bool:
+        return self._connection is not None and self._conn.in_transaction
 
     async def cursor(self) -> OneHopCursor:  # type: ignore[override]
         return OneHopCursor(self)
 
     async def run_statement(self, sql: str, parameters: Any, many: bool) -> tuple[Any, list[Any], int, int | None]:
+        if self._begin_pending:
+            self._begin_pending = False
+            if not (self._inline and _begin_if_free(self._conn)):
+                await self._execute(_begin_waiting, self._conn)
+            self._changes_at_begin = self._conn.total_changes
+        if self._inline and self._open():
+            return _run_statement(self._conn, sql, parameters, many)
         return await self._execute(_run_statement, self._conn, sql, parameters, many)
+
+    async def commit(self) -> None:
+        self._begin_pending = False  # begun without a statement: nothing was sent, nothing to end
+        if not self._open():
+            return
+        if self._inline and self._conn.total_changes == self._changes_at_begin:
+            self._conn.commit()  # nothing written: no fsync, no wait
+        else:
+            await self._execute(self._conn.commit)
+
+    async def rollback(self) -> None:
+        self._begin_pending = False
+        if not self._open():
+            return
+        if self._inline:
+            self._conn.rollback()
+        else:
+            await self._execute(self._conn.rollback)
 
 
 def _sqlite_connector(database_url: str) -> Any | None:
@@ -113,7 +195,8 @@ def _sqlite_connector(database_url: str) -> Any | None:
     path = url.database
 
     async def connect() -> OneHopConnection:
-        connection = OneHopConnection(partial(sqlite3.connect, path, timeout=SQLITE_BUSY_SECONDS), iter_chunk_size=64)
+        connect = partial(sqlite3.connect, path, timeout=SQLITE_BUSY_SECONDS, check_same_thread=False)
+        connection = OneHopConnection(connect, iter_chunk_size=64)
         thread = getattr(connection, "_thread", None)
         if thread is not None:  # as SQLAlchemy does for aiosqlite: never keep the interpreter alive
             thread.daemon = True
@@ -146,14 +229,22 @@ def make_engine(database_url: str, *, concurrency: int = 16, **kwargs: Any) -> A
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
+            wal = str(cursor.fetchone()[0]).lower() == "wal"
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
             cursor.close()
+            driver = getattr(dbapi_connection, "driver_connection", None)
+            if wal and isinstance(driver, OneHopConnection):
+                driver.use_inline_transactions()  # no rollback journal: a transaction never waits once begun
 
         @event.listens_for(engine.sync_engine, "begin")
         def _sqlite_begin(connection: Any) -> None:
             # IMMEDIATE takes the write lock up front: another process (the CLI) waits on
             # busy_timeout instead of failing later with SQLITE_BUSY on upgrade.
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            driver = connection.connection.driver_connection
+            if isinstance(driver, OneHopConnection):
+                driver.begin_with_next_statement()  # before the first statement, in its hop
+            else:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_async_engine(

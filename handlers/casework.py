@@ -72,7 +72,7 @@ async def _start_cases(manager: DialogManager) -> None:
     await manager.start(Cases.browse, mode=StartMode.RESET_STACK, show_mode=ShowMode.SEND)
 
 
-def _has_cases(event: Any, user: User | None = None) -> bool:
+async def _has_cases(event: Any, user: User | None = None) -> bool:
     return user is not None and bool(casework.views_for(user))
 
 

@@ -9,6 +9,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram_dialog import DialogManager
 
 from handlers import keyboards
+from handlers.filters import is_command
 from models import User
 
 router = Router(name=__name__)
@@ -38,7 +39,7 @@ async def stale_button(query: CallbackQuery, user: User | None = None) -> None:
                                      reply_markup=keyboards.main_menu(user.roles))
 
 
-@router.message(lambda m: bool(m.text and m.text.startswith("/")))
+@router.message(is_command)
 async def unknown_command(message: Message, user: User | None = None) -> None:
     await message.answer(_("I do not know this command. Send /help to see what I can do."),
                          reply_markup=keyboards.main_menu(user.roles) if user is not None else None)

@@ -1,9 +1,15 @@
-"""Router-level filters."""
+"""Router-level filters.
+
+They are coroutines on purpose: aiogram runs a plain function (or a magic ``F``
+expression) given as a filter in a worker thread, a thread hop per update that
+costs far more than the check itself.
+"""
 
 from __future__ import annotations
 
+from aiogram.enums import ChatType
 from aiogram.filters import Filter
-from aiogram.types import Message, TelegramObject
+from aiogram.types import CallbackQuery, Message, TelegramObject
 
 from models import Role, User
 
@@ -18,6 +24,19 @@ class HasRole(Filter):
         return user is not None and user.has_role(self.role)
 
 
-def not_command(message: Message) -> bool:
+async def not_command(message: Message) -> bool:
     """For a step's catch-all handler: let /commands reach their own handlers."""
     return not (message.text or "").startswith("/")
+
+
+async def is_command(message: Message) -> bool:
+    return bool(message.text and message.text.startswith("/"))
+
+
+async def in_private_chat(message: Message) -> bool:
+    return message.chat.type == ChatType.PRIVATE
+
+
+async def from_private_chat(query: CallbackQuery) -> bool:
+    """A button under a message of a private chat (not an inline message, not a group)."""
+    return query.message is not None and query.message.chat.type == ChatType.PRIVATE

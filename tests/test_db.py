@@ -1,10 +1,12 @@
-"""The SQLite engine: one thread hop per statement, and nothing lost on the way.
+"""The SQLite engine: transactions on the event loop, waits on aiosqlite's thread, nothing lost on the way.
 
 These run on a SQLite file of their own whatever backend the suite uses.
 """
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -26,21 +28,69 @@ async def sqlite_engine(tmp_path: Path):
     await engine.dispose()
 
 
-async def test_a_sqlite_file_engine_runs_each_statement_in_one_hop(sqlite_engine, monkeypatch):
-    hops = []
+@pytest.fixture
+def hops(monkeypatch):
+    """Names of the functions that went to aiosqlite's thread."""
+    names = []
     original = OneHopConnection._execute
 
     async def counted(self, fn, *args, **kwargs):  # noqa: ANN001, ANN202 - aiosqlite's own signature
-        hops.append(getattr(fn, "__name__", repr(fn)))
+        names.append(getattr(fn, "__name__", repr(fn)))
         return await original(self, fn, *args, **kwargs)
 
     monkeypatch.setattr(OneHopConnection, "_execute", counted)
-    async with sqlite_engine.connect() as conn:
-        await conn.execute(select(text("1")))  # the transaction's BEGIN IMMEDIATE is a statement too
-        hops.clear()
+    return names
+
+
+async def test_a_transaction_runs_on_the_event_loop_and_only_a_writing_commit_hops(sqlite_engine, hops):
+    async with sqlite_engine.connect() as conn:  # the pool's connection is open before counting
+        await conn.execute(select(text("1")))
+    hops.clear()
+    async with sqlite_engine.begin() as conn:
         rows = (await conn.execute(select(text("1 + 1")))).all()
         assert rows == [(2,)]
-        assert hops == ["_run_statement"]  # the stock adapter: cursor, execute, fetchall, close
+    # BEGIN IMMEDIATE, the statement and a COMMIT with nothing to write: no hop, nor the pool's rollback.
+    assert hops == []
+    async with sqlite_engine.begin() as conn:
+        await conn.execute(insert(things).values(name="a"))
+        assert (await conn.execute(select(things.c.name))).all() == [("a",)]
+    assert hops == ["commit"]  # its fsync waits on aiosqlite's thread, not on the loop
+    hops.clear()
+    async with sqlite_engine.begin():
+        pass  # begun, never used: nothing is sent
+    assert hops == []
+
+
+async def test_a_write_lock_held_elsewhere_is_waited_for_off_the_loop(sqlite_engine, hops, tmp_path):
+    async with sqlite_engine.connect() as conn:
+        await conn.execute(select(text("1")))
+    other = sqlite3.connect(tmp_path / "one-hop.sqlite3", isolation_level=None)  # another process, say the CLI
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        async def insert_a_row() -> None:
+            async with sqlite_engine.begin() as conn:
+                await conn.execute(insert(things).values(name="after the lock"))
+
+        waiting = asyncio.create_task(insert_a_row())
+        while "_begin_waiting" not in hops:  # the loop keeps running meanwhile
+            await asyncio.sleep(0)
+        assert not waiting.done()
+    finally:
+        other.rollback()
+        other.close()
+    await waiting
+    async with sqlite_engine.connect() as conn:
+        assert (await conn.execute(select(things.c.name))).all() == [("after the lock",)]
+
+
+async def test_a_connection_returned_mid_transaction_is_rolled_back(sqlite_engine):
+    conn = await sqlite_engine.connect()
+    await conn.execute(insert(things).values(name="left open"))
+    raw = await conn.get_raw_connection()
+    assert raw.driver_connection._conn.in_transaction
+    await conn.close()  # no commit: the pool rolls it back
+    async with sqlite_engine.connect() as conn:
+        assert (await conn.execute(select(things))).all() == []
 
 
 async def test_rows_counts_and_new_ids_come_back_as_from_the_stock_adapter(sqlite_engine):

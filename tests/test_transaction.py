@@ -208,3 +208,23 @@ def test_freezing_start_up_objects_keeps_them_out_of_collections():
     finally:
         gc.unfreeze()
         gc.set_threshold(*before)
+
+
+def test_no_router_filter_or_handler_runs_in_a_worker_thread(app):
+    # aiogram runs a plain function (or an F expression) in a thread of its own, per update.
+    def routers(router):
+        yield router
+        for sub in router.sub_routers:
+            yield from routers(sub)
+
+    in_threads = []
+    for router in routers(app.dispatcher):
+        for name, observer in router.observers.items():
+            if name == "aiogd_update":  # aiogram-dialog's own background updates, not Telegram's
+                continue
+            for handler in observer.handlers:
+                in_threads += [f"{router.name} {name}: {obj.callback!r}"
+                               for obj in (handler, *(handler.filters or ())) if not obj.awaitable]
+            in_threads += [f"{router.name} {name} filter: {obj.callback!r}"
+                           for obj in observer._handler.filters or () if not obj.awaitable]  # noqa: SLF001
+    assert in_threads == []

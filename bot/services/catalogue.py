@@ -6,7 +6,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import AreaType, Community, ServiceCategory, TargetGroup
@@ -60,33 +60,37 @@ def _offered_in(area: AreaType):  # noqa: ANN202 - a SQL expression
     return ServiceCategory.urban.is_(True) if area is AreaType.URBAN else ServiceCategory.rural.is_(True)
 
 
+# Built once per kind of community: residents read them at every step of /new, and
+# building a statement (and its cache key) costs more than running it.
+_TARGET_GROUPS = {
+    area: select(TargetGroup)
+    .where(
+        TargetGroup.code.in_(
+            select(ServiceCategory.target_group_code).where(ServiceCategory.active.is_(True), _offered_in(area))
+        )
+    )
+    .order_by(TargetGroup.sort_order)
+    for area in AreaType
+}
+_SERVICES = {
+    area: select(ServiceCategory)
+    .where(
+        ServiceCategory.target_group_code == bindparam("group_code"),
+        ServiceCategory.active.is_(True),
+        _offered_in(area),
+    )
+    .order_by(ServiceCategory.sort_order)
+    for area in AreaType
+}
+
+
 async def target_groups_for(session: AsyncSession, community: Community) -> list[TargetGroup]:
     """Target groups that have at least one service offered in this kind of community."""
-    stmt = (
-        select(TargetGroup)
-        .where(
-            TargetGroup.code.in_(
-                select(ServiceCategory.target_group_code).where(
-                    ServiceCategory.active.is_(True), _offered_in(community.area_type)
-                )
-            )
-        )
-        .order_by(TargetGroup.sort_order)
-    )
-    return list((await session.scalars(stmt)).all())
+    return list((await session.scalars(_TARGET_GROUPS[community.area_type])).all())
 
 
 async def services_for(session: AsyncSession, community: Community, group_code: str) -> list[ServiceCategory]:
-    stmt = (
-        select(ServiceCategory)
-        .where(
-            ServiceCategory.target_group_code == group_code,
-            ServiceCategory.active.is_(True),
-            _offered_in(community.area_type),
-        )
-        .order_by(ServiceCategory.sort_order)
-    )
-    return list((await session.scalars(stmt)).all())
+    return list((await session.scalars(_SERVICES[community.area_type], {"group_code": group_code})).all())
 
 
 async def offered_categories(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Integer, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.errors import N_, NotFound
@@ -21,17 +21,22 @@ class CommunityPage:
     pages: int
 
 
+# Built once: the community question is the first thing every resident sees.
+_ACTIVE_COUNT = select(func.count()).select_from(Community).where(Community.active.is_(True))
+_ACTIVE_PAGE = (
+    select(Community)
+    .where(Community.active.is_(True))
+    .order_by(Community.district, Community.name)
+    .offset(bindparam("offset", type_=Integer))
+    .limit(bindparam("limit", type_=Integer))
+)
+
+
 async def list_page(session: AsyncSession, page: int, per_page: int = 6) -> CommunityPage:
-    total = await session.scalar(select(func.count()).select_from(Community).where(Community.active.is_(True))) or 0
+    total = await session.scalar(_ACTIVE_COUNT) or 0
     page, pages = clamp_page(total, page, per_page)
-    stmt = (
-        select(Community)
-        .where(Community.active.is_(True))
-        .order_by(Community.district, Community.name)
-        .offset(page * per_page)
-        .limit(per_page)
-    )
-    return CommunityPage(items=list((await session.scalars(stmt)).all()), page=page, pages=pages)
+    found = await session.scalars(_ACTIVE_PAGE, {"offset": page * per_page, "limit": per_page})
+    return CommunityPage(items=list(found.all()), page=page, pages=pages)
 
 
 async def search(session: AsyncSession, query: str, limit: int = 8) -> list[Community]:
