@@ -372,6 +372,24 @@ async def drive(
     return failures
 
 
+async def make_room(url: str) -> None:
+    """Every request of a run is offered to 李静 (routing: the only worker of 晨光社区 on duty), and each open
+    offer counts against her capacity (10 by default): give her room for all of them, so that each filed
+    request reaches her as in a real station with more staff. Trees without capacities are left alone."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("UPDATE social_worker SET capacity = 100000"))
+    except DBAPIError:
+        pass  # an older tree (--bot-dir) without capacities: requests were announced to every worker then
+    finally:
+        await engine.dispose()
+
+
 async def wait_for_announcements(
     social_worker: EmulatedUser, mark: int, count: int, timeout: float, bot: BotProcess
 ) -> bool:
@@ -613,6 +631,7 @@ async def main(args: argparse.Namespace) -> int:
         env = bot_env(bot_dir, database_url=url, redis_url=args.redis_url)
         print(run_cli(bot_dir, env, "db", "upgrade"), flush=True)
         print(run_cli(bot_dir, env, "seed", "--sample"), flush=True)
+        await make_room(url)
         labels = load_labels(bot_dir, env)
 
         self_pinned = linli_pins_itself(bot_dir)

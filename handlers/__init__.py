@@ -44,6 +44,8 @@ ROUTERS: tuple[Router, ...] = (
     casework.rate_dialog,
     volunteer.volunteer_dialog,
     volunteer.review_dialog,
+    volunteer.availability_dialog,
+    volunteer.staff_dialog,
     staff.invite_dialog,
     profile.specialties_dialog,
     team.team_dialog,

@@ -143,3 +143,11 @@ def case_actions(request: ServiceRequest, *, offered: bool, holder: bool, manage
     if manager and request.status in OPEN_STATUSES:
         add(_("🔁 Hand over"), "handover")
     return builder.as_markup()
+
+
+def volunteer_actions() -> InlineKeyboardMarkup:
+    """Under a volunteer's status: change availability, or see what else the bot does."""
+    return InlineKeyboardMarkup(inline_keyboard=[
+        [InlineKeyboardButton(text=_("🗓 Change when I am free"), callback_data=MenuCB(action="vol_availability").pack())],
+        [InlineKeyboardButton(text=_("❓ Help"), callback_data=MenuCB(action="help").pack())],
+    ])

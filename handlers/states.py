@@ -109,3 +109,17 @@ class VolunteerReview(StatesGroup):
     """A social worker gives the reason for not approving a registration."""
 
     reason = State()
+
+
+class VolunteerStaff(StatesGroup):
+    """/volunteers: a social worker's or coordinator's list of volunteers, one's record, a suspension's reason."""
+
+    browse = State()
+    card = State()
+    suspend = State()
+
+
+class VolunteerAvailabilityEdit(StatesGroup):
+    """A volunteer changes their weekly availability."""
+
+    edit = State()

@@ -23,7 +23,18 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram_dialog import Dialog, DialogManager, ShowMode, StartMode, Window
 from aiogram_dialog.widgets.input import MessageInput
-from aiogram_dialog.widgets.kbd import Button, Checkbox, Column, Group, Multiselect, Row, Select, SwitchTo
+from aiogram_dialog.widgets.kbd import (
+    Button,
+    Cancel,
+    Checkbox,
+    Column,
+    Group,
+    Multiselect,
+    Row,
+    ScrollingGroup,
+    Select,
+    SwitchTo,
+)
 from aiogram_dialog.widgets.text import Format
 
 from bot.clock import Clock
@@ -35,10 +46,10 @@ from bot.transaction import end_transaction
 from handlers import keyboards
 from handlers.callbacks import MenuCB, VolunteerCB
 from handlers.filters import not_command
-from handlers.states import VolunteerReview, VolunteerSignup
+from handlers.states import VolunteerAvailabilityEdit, VolunteerReview, VolunteerSignup, VolunteerStaff
 from handlers.texts import error_text, esc, locale
 from handlers.widgets import Lines, Tr, back_button, close_dialogs, keep_buttons_of, session_of, user_of
-from models import IdDocument, Sex, User, VolunteerStatus
+from models import IdDocument, Role, Sex, User, VolunteerStatus
 
 router = Router(name=__name__)
 
@@ -96,7 +107,7 @@ async def _start(manager: DialogManager) -> None:
 async def volunteer_command(message: Message, user: User, dialog_manager: DialogManager) -> None:
     profile = await volunteers.get(dialog_manager.middleware_data["session"], user.id)
     if profile is not None and profile.status is not VolunteerStatus.REJECTED:
-        await message.answer(status_text(profile), reply_markup=keyboards.main_menu(user.roles))
+        await message.answer(status_text(profile), reply_markup=keyboards.volunteer_actions())
         return
     if user.community is None:
         await message.answer(_("Please choose your community first: send /start."))
@@ -544,4 +555,228 @@ review_dialog = Dialog(
     ),
 )
 
-__all__ = ["review_dialog", "router", "volunteer_dialog"]
+
+
+# --- a volunteer changes when they are free ----------------------------------------------------------------
+
+
+@router.callback_query(MenuCB.filter(F.action == "vol_availability"))
+async def edit_availability(query: CallbackQuery, user: User, dialog_manager: DialogManager) -> None:
+    profile = await volunteers.get(dialog_manager.middleware_data["session"], user.id)
+    if profile is None or profile.status is VolunteerStatus.REJECTED:
+        await query.answer(_("You are not registered as a volunteer yet: send /volunteer to register."),
+                           show_alert=True)
+        return
+    await query.answer()
+    keep_buttons_of(query.message.message_id)
+    await close_dialogs(dialog_manager)
+    await dialog_manager.start(VolunteerAvailabilityEdit.edit, mode=StartMode.RESET_STACK, show_mode=ShowMode.SEND)
+
+
+async def _load_availability(_data: Any, manager: DialogManager) -> None:
+    windows = await volunteers.windows_of(session_of(manager), user_of(manager).id)
+    days = {w.weekday for w in windows}
+    spans = {(w.starts_at, w.ends_at) for w in windows}
+    for day in sorted(days):
+        await manager.find("days").set_checked(str(day), True)
+    hours: list[str] = []
+    for start, end in sorted(spans):
+        slot = next((code for code, (_label, s, e) in SLOTS.items() if (s, e) == (start, end)), None)
+        if slot is not None:
+            await manager.find("slots").set_checked(slot, True)
+        else:
+            hours.append(f"{start:%H:%M}-{end:%H:%M}")
+    manager.dialog_data["hours"] = hours
+
+
+async def _availability_saved(query: CallbackQuery, _button: Any, manager: DialogManager) -> None:
+    session, user = session_of(manager), user_of(manager)
+    clock: Clock = manager.middleware_data["clock"]
+    windows = _windows(manager)
+    if not windows:
+        await query.answer(_("Please choose at least one day and one time of day."), show_alert=True)
+        return
+    try:
+        await volunteers.set_availability(session, user, windows, now=clock.now())
+    except DomainError as error:
+        await query.answer(error_text(error), show_alert=True)
+        return
+    await end_transaction(session)
+    await query.answer()
+    await manager.done(show_mode=ShowMode.NO_UPDATE)
+    await query.message.edit_text(_("Saved: tasks will be offered to you at these times."),
+                                  reply_markup=keyboards.main_menu(user.roles))
+
+
+async def _edit_cancelled(query: CallbackQuery, _button: Any, manager: DialogManager) -> None:
+    await manager.done(show_mode=ShowMode.NO_UPDATE)
+    await query.message.edit_text(_("Cancelled: nothing was sent or saved."))
+
+
+availability_dialog = Dialog(
+    Window(
+        Lines(Tr("When are you usually free? Tap the days and the times of day."),
+              Tr("You can also type hours of your own, like 09:00-11:30."),
+              Tr("Your own hours: {hours}", when="hours")),
+        Group(Multiselect(Format("✅ {item[1]}"), Format("▫️ {item[1]}"), id="days",
+                          item_id_getter=lambda i: i[0], items="days"), width=4),
+        Column(Multiselect(Format("✅ {item[1]}"), Format("▫️ {item[1]}"), id="slots",
+                           item_id_getter=lambda i: i[0], items="slots")),
+        MessageInput(_custom_hours, content_types=[ContentType.TEXT], filter=not_command),
+        Button(Tr("🗑 Clear my own hours"), id="clear", on_click=_clear_hours, when="hours"),
+        Row(Button(Tr("💾 Save"), id="save", on_click=_availability_saved),
+            Button(Tr("✖️ Cancel"), id="cancel", on_click=_edit_cancelled)),
+        state=VolunteerAvailabilityEdit.edit,
+        getter=_choices,
+    ),
+    on_start=_load_availability,
+)
+
+
+# --- /volunteers: staff look after their community's volunteers -----------------------------------------
+
+STATUS_ICONS = {VolunteerStatus.PENDING: "🕓", VolunteerStatus.APPROVED: "✅", VolunteerStatus.SUSPENDED: "⏸",
+                VolunteerStatus.REJECTED: "✖️"}
+STATUS_LABELS = {
+    VolunteerStatus.PENDING: N_("waiting for approval"),
+    VolunteerStatus.APPROVED: N_("approved"),
+    VolunteerStatus.SUSPENDED: N_("suspended"),
+    VolunteerStatus.REJECTED: N_("not approved"),
+}
+
+
+async def _may_review(event: Any, user: User | None = None) -> bool:
+    return user is not None and (user.has_role(Role.SOCIAL_WORKER) or user.has_role(Role.COORDINATOR))
+
+
+@router.message(Command("volunteers"), _may_review)
+async def volunteers_command(message: Message, dialog_manager: DialogManager) -> None:
+    await close_dialogs(dialog_manager)
+    await dialog_manager.start(VolunteerStaff.browse, mode=StartMode.RESET_STACK, show_mode=ShowMode.SEND)
+
+
+@router.message(Command("volunteers"))
+async def volunteers_not_staff(message: Message) -> None:
+    await message.answer(_("/volunteers is for social workers and coordinators. To volunteer, send /volunteer."))
+
+
+async def _roster(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str, Any]:
+    try:
+        rows = await volunteers.list_for_reviewer(session_of(dialog_manager), user_of(dialog_manager))
+    except DomainError:
+        rows = []
+    return {
+        "people": [(str(v.user_id), f"{STATUS_ICONS[v.status]} {v.real_name} · {v.volunteer_number or '—'}")
+                   for v in rows],
+        "empty": not rows,
+    }
+
+
+async def _person_chosen(query: CallbackQuery, _widget: Any, manager: DialogManager, item_id: str) -> None:
+    if not item_id.isdigit():
+        await query.answer(_("This button is no longer valid."), show_alert=True)
+        return
+    manager.dialog_data["volunteer"] = int(item_id)
+    await manager.switch_to(VolunteerStaff.card)
+
+
+async def _record(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str, Any]:
+    session, user = session_of(dialog_manager), user_of(dialog_manager)
+    volunteer_id = int(dialog_manager.dialog_data.get("volunteer") or 0)
+    try:
+        v = await volunteers.for_review(session, user, volunteer_id)
+    except DomainError as error:
+        return {"text": error_text(error), "pending": False, "approved": False, "suspended": False}
+    windows = await volunteers.windows_of(session, v.user_id)
+    joiner = "、" if locale() == "zh_CN" else ", "
+    skills = [_(volunteers.SKILLS[c]) for c in v.skills if c in volunteers.SKILLS] + (
+        [esc(v.skills_other)] if v.skills_other else [])
+    lines = [
+        f"<b>{esc(v.real_name)}</b> · {_(SEX_LABELS[v.sex])} · {v.birth_date.isoformat()}",
+        _("Status: {status}").format(status=_(STATUS_LABELS[v.status]))
+        + (f" — “{esc(v.status_reason)}”" if v.status_reason else ""),
+        _("Volunteer number: {number}").format(number=v.volunteer_number or "—"),
+        _("ID: {document} {id}").format(document=_(ID_LABELS[v.id_type]), id=v.id_number_masked),
+        _("Phone: {phone}").format(phone=esc(v.phone)),
+        _("Skills: {skills}").format(skills=joiner.join(skills) or "—"),
+        _("Free: {times}").format(times=joiner.join(
+            f"{_(WEEKDAYS[w.weekday])} {w.starts_at:%H:%M}–{w.ends_at:%H:%M}" for w in windows) or "—"),
+    ]
+    if v.guardian_name:
+        lines.append(_("Guardian: {guardian}").format(guardian=esc(f"{v.guardian_name} {v.guardian_phone or ''}")))
+    return {"text": "\n".join(lines), "pending": v.status is VolunteerStatus.PENDING,
+            "approved": v.status is VolunteerStatus.APPROVED, "suspended": v.status is VolunteerStatus.SUSPENDED}
+
+
+async def _approve_here(query: CallbackQuery, _button: Any, manager: DialogManager) -> None:
+    clock: Clock = manager.middleware_data["clock"]
+    session = session_of(manager)
+    try:
+        volunteer = await volunteers.approve(session, user_of(manager), int(manager.dialog_data["volunteer"]),
+                                             now=clock.now())
+    except DomainError as error:
+        await query.answer(error_text(error), show_alert=True)
+        return
+    await end_transaction(session)
+    await query.answer(_("Approved: {name} is volunteer {number}.").format(name=volunteer.real_name,
+                                                                          number=volunteer.volunteer_number))
+
+
+async def _reinstate_here(query: CallbackQuery, _button: Any, manager: DialogManager) -> None:
+    clock: Clock = manager.middleware_data["clock"]
+    session = session_of(manager)
+    try:
+        await volunteers.reinstate(session, user_of(manager), int(manager.dialog_data["volunteer"]), now=clock.now())
+    except DomainError as error:
+        await query.answer(error_text(error), show_alert=True)
+        return
+    await end_transaction(session)
+    await query.answer(_("Reinstated; they have been told."))
+
+
+async def _suspend_reason(message: Message, _widget: Any, manager: DialogManager) -> None:
+    clock: Clock = manager.middleware_data["clock"]
+    session = session_of(manager)
+    try:
+        await volunteers.suspend(session, user_of(manager), int(manager.dialog_data["volunteer"]), message.text,
+                                 now=clock.now())
+    except InvalidInput as error:
+        await _refuse(message, manager, error)
+        return
+    except DomainError as error:
+        await message.answer(error_text(error))
+        await manager.switch_to(VolunteerStaff.card, show_mode=ShowMode.SEND)
+        return
+    await end_transaction(session)
+    await message.answer(_("Suspended; they have been told why."))
+    await manager.switch_to(VolunteerStaff.card, show_mode=ShowMode.SEND)
+
+
+staff_dialog = Dialog(
+    Window(
+        Lines(Tr("🙌 Volunteers you look after. Tap one to see their record."), Tr("Nobody yet.", when="empty")),
+        ScrollingGroup(Select(Format("{item[1]}"), id="who", item_id_getter=lambda i: i[0], items="people",
+                              on_click=_person_chosen), id="whopages", width=1, height=8, hide_on_single_page=True),
+        Cancel(Tr("✖️ Close")),
+        state=VolunteerStaff.browse,
+        getter=_roster,
+    ),
+    Window(
+        Format("{text}"),
+        Button(Tr("✅ Approve"), id="approve", on_click=_approve_here, when="pending"),
+        SwitchTo(Tr("⏸ Suspend"), id="suspend", state=VolunteerStaff.suspend, when="approved"),
+        Button(Tr("▶️ Reinstate"), id="reinstate", on_click=_reinstate_here, when="suspended"),
+        SwitchTo(Tr("⬅️ Back"), id="back", state=VolunteerStaff.browse),
+        state=VolunteerStaff.card,
+        getter=_record,
+    ),
+    Window(
+        Tr("Why is this volunteer suspended? Type the reason: they will read it."),
+        MessageInput(_suspend_reason, content_types=[ContentType.TEXT], filter=not_command),
+        MessageInput(_not_text, filter=not_command),
+        SwitchTo(Tr("✖️ Cancel"), id="cancel", state=VolunteerStaff.card),
+        state=VolunteerStaff.suspend,
+    ),
+)
+
+__all__ = ["availability_dialog", "review_dialog", "router", "staff_dialog", "volunteer_dialog"]

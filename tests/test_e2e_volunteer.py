@@ -231,3 +231,82 @@ async def test_forged_review_callbacks_are_refused_and_change_nothing(emulator, 
             assert answer.text == T("Only a social worker of the volunteer's community or a coordinator can do this.")
     row = await volunteer_row(session, person)
     assert row.status is VolunteerStatus.PENDING and row.volunteer_number is None
+
+
+async def registered(emulator, session, world, name: str = "张伟"):  # noqa: ANN001, ANN201
+    """A resident of 晨光 who sent a registration (pending)."""
+    person = await onboard(emulator, name=name)
+    await register_until_summary(person, "zh_CN")
+    await person.press(T("⬜ I agree to the use of my data"))
+    await person.wait_for_message(has_button(T("☑️ I agree to the use of my data")))
+    await person.press(T("✅ Send registration"))
+    await person.wait_for_message(lambda m: m.text.startswith("✅"))
+    return person
+
+
+async def test_staff_approve_suspend_and_reinstate_from_volunteers(emulator, session, world):
+    li_jing = emulator.user(world.people["li_jing"].telegram_id, "李静")
+    person = await registered(emulator, session, world)
+
+    await li_jing.send_text("/volunteers")
+    roster = await li_jing.wait_for_message(lambda m: any("张伟" in b for b in m.buttons))
+    assert any(b.startswith("🕓") for b in roster.buttons if "张伟" in b)
+    await li_jing.press(next(b for b in roster.buttons if "张伟" in b))
+    card = await li_jing.wait_for_message(has_button(T("✅ Approve")))
+    assert "**************008X" in card.text and VALID_ID not in card.text
+    person_mark = person.mark()
+    query = await li_jing.press(T("✅ Approve"), message_id=card.message_id)
+    await li_jing.wait_for_callback_answer(query)
+    await person.wait_for_message(lambda m: m.text.startswith("🎉"), after=person_mark, timeout=10)
+    card = await li_jing.wait_for_message(has_button(T("⏸ Suspend")))
+
+    await li_jing.press(T("⏸ Suspend"), message_id=card.message_id)
+    await li_jing.wait_for_message(T("Why is this volunteer suspended? Type the reason: they will read it."))
+    person_mark = person.mark()
+    await li_jing.send_text("连续两次未到岗，先暂停")
+    await li_jing.wait_for_message(T("Suspended; they have been told why."))
+    await person.wait_for_message("连续两次未到岗，先暂停", after=person_mark, timeout=10)
+    assert (await volunteer_row(session, person)).status is VolunteerStatus.SUSPENDED
+    card = await li_jing.wait_for_message(has_button(T("▶️ Reinstate")))
+    person_mark = person.mark()
+    await li_jing.press(T("▶️ Reinstate"), message_id=card.message_id)
+    await person.wait_for_message(T("You are a volunteer again: tasks will be offered to you as before."),
+                                  after=person_mark, timeout=10)
+    assert (await volunteer_row(session, person)).status is VolunteerStatus.APPROVED
+
+    # Another community's social worker has nobody of 晨光 on the list; a resident has no list.
+    zhao_min = emulator.user(world.people["zhao_min"].telegram_id, "赵敏")
+    await zhao_min.send_text("/volunteers")
+    theirs = await zhao_min.wait_for_message(T("🙌 Volunteers you look after. Tap one to see their record."))
+    assert not any("张伟" in b for b in theirs.buttons)
+    await person.send_text("/volunteers")
+    await person.wait_for_message(T("/volunteers is for social workers and coordinators. To volunteer, send "
+                                    "/volunteer."))
+
+
+async def test_a_volunteer_changes_when_they_are_free(emulator, session, world):
+    person = await registered(emulator, session, world)
+    await person.send_text("/volunteer")
+    status = await person.wait_for_message(has_button(T("🗓 Change when I am free")))
+    assert T("Your volunteer registration is waiting for a social worker's approval. You will be told here.") \
+        in status.text
+    await person.press(T("🗓 Change when I am free"))
+    edit = await person.wait_for_message(has_button("✅ " + T("Sat")))  # what they gave, ticked
+    assert "✅ " + T("Mornings 8–12") in edit.buttons
+    await person.press("✅ " + T("Mornings 8–12"))
+    await person.wait_for_message(has_button("▫️ " + T("Mornings 8–12")))
+    query = await person.press(T("💾 Save"))
+    refused = await person.wait_for_callback_answer(query)
+    assert refused.text == T("Please choose at least one day and one time of day.")
+    await person.press("▫️ " + T("Sun"))
+    await person.wait_for_message(has_button("✅ " + T("Sun")))
+    await person.send_text("19:00-21:30")
+    await person.wait_for_message(T("Your own hours: {hours}", hours="19:00-21:30"))
+    await person.press(T("💾 Save"))
+    await person.wait_for_message(T("Saved: tasks will be offered to you at these times."))
+    row = await volunteer_row(session, person)
+    windows = (await session.scalars(select(VolunteerAvailability).where(
+        VolunteerAvailability.volunteer_id == row.user_id).order_by(VolunteerAvailability.weekday))).all()
+    assert [(w.weekday, w.starts_at.isoformat(), w.ends_at.isoformat()) for w in windows] == [
+        (5, "19:00:00", "21:30:00"), (6, "19:00:00", "21:30:00")]
+    await session.commit()

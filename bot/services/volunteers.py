@@ -448,3 +448,23 @@ async def reinstate(session: AsyncSession, reviewer: User, volunteer_user_id: in
     enqueue(session, Notice(person, N_("You are a volunteer again: tasks will be offered to you as before."), {}),
             now=now)
     return volunteer
+
+
+async def list_for_reviewer(session: AsyncSession, reviewer: User) -> list[Volunteer]:
+    """The volunteers a reviewer looks after (their community's; a coordinator's: all), waiting ones first."""
+    stmt = select(Volunteer)
+    if not reviewer.has_role(Role.COORDINATOR):
+        worker = reviewer.social_worker
+        if not reviewer.has_role(Role.SOCIAL_WORKER) or worker is None or worker.home_community_id is None:
+            raise PermissionDenied(N_("Only a social worker of the volunteer's community or a coordinator can do "
+                                      "this."))
+        stmt = stmt.where(Volunteer.community_id == worker.home_community_id)
+    order = {VolunteerStatus.PENDING: 0, VolunteerStatus.APPROVED: 1, VolunteerStatus.SUSPENDED: 2,
+             VolunteerStatus.REJECTED: 3}
+    rows = list((await session.scalars(stmt.order_by(Volunteer.created_at, Volunteer.user_id))).all())
+    return sorted(rows, key=lambda v: order[v.status])
+
+
+async def for_review(session: AsyncSession, reviewer: User, volunteer_user_id: int) -> Volunteer:
+    """One volunteer's record, for someone who may review it."""
+    return await _reviewable(session, reviewer, volunteer_user_id)
