@@ -46,6 +46,7 @@ ROUTERS: tuple[Router, ...] = (
     volunteer.review_dialog,
     volunteer.availability_dialog,
     volunteer.staff_dialog,
+    volunteer.profile_dialog,
     staff.invite_dialog,
     profile.specialties_dialog,
     team.team_dialog,

@@ -149,5 +149,6 @@ def volunteer_actions() -> InlineKeyboardMarkup:
     """Under a volunteer's status: change availability, or see what else the bot does."""
     return InlineKeyboardMarkup(inline_keyboard=[
         [InlineKeyboardButton(text=_("🗓 Change when I am free"), callback_data=MenuCB(action="vol_availability").pack())],
+        [InlineKeyboardButton(text=_("✏️ Change my phone, skills or services"), callback_data=MenuCB(action="vol_profile").pack())],
         [InlineKeyboardButton(text=_("❓ Help"), callback_data=MenuCB(action="help").pack())],
     ])

@@ -123,3 +123,10 @@ class VolunteerAvailabilityEdit(StatesGroup):
     """A volunteer changes their weekly availability."""
 
     edit = State()
+
+
+class VolunteerProfileEdit(StatesGroup):
+    """A volunteer changes their phone, skills and the services they would help with."""
+
+    menu = State()
+    phone = State()

@@ -46,7 +46,13 @@ from bot.transaction import end_transaction
 from handlers import keyboards
 from handlers.callbacks import MenuCB, VolunteerCB
 from handlers.filters import not_command
-from handlers.states import VolunteerAvailabilityEdit, VolunteerReview, VolunteerSignup, VolunteerStaff
+from handlers.states import (
+    VolunteerAvailabilityEdit,
+    VolunteerProfileEdit,
+    VolunteerReview,
+    VolunteerSignup,
+    VolunteerStaff,
+)
 from handlers.texts import error_text, esc, locale
 from handlers.widgets import Lines, Tr, back_button, close_dialogs, keep_buttons_of, session_of, user_of
 from models import IdDocument, Role, Sex, User, VolunteerStatus
@@ -779,4 +785,88 @@ staff_dialog = Dialog(
     ),
 )
 
-__all__ = ["availability_dialog", "review_dialog", "router", "staff_dialog", "volunteer_dialog"]
+
+
+# --- a volunteer changes their phone, skills and services ---------------------------------------------------
+
+
+@router.callback_query(MenuCB.filter(F.action == "vol_profile"))
+async def edit_profile(query: CallbackQuery, user: User, dialog_manager: DialogManager) -> None:
+    profile = await volunteers.get(dialog_manager.middleware_data["session"], user.id)
+    if profile is None or profile.status is VolunteerStatus.REJECTED:
+        await query.answer(_("You are not registered as a volunteer yet: send /volunteer to register."),
+                           show_alert=True)
+        return
+    await query.answer()
+    keep_buttons_of(query.message.message_id)
+    await close_dialogs(dialog_manager)
+    await dialog_manager.start(VolunteerProfileEdit.menu, mode=StartMode.RESET_STACK, show_mode=ShowMode.SEND)
+
+
+async def _load_profile(_data: Any, manager: DialogManager) -> None:
+    profile = await volunteers.get(session_of(manager), user_of(manager).id)
+    if profile is None:
+        return
+    manager.dialog_data["phone"] = profile.phone
+    manager.dialog_data["skills_other"] = profile.skills_other
+    for code in profile.skills:
+        await manager.find("skills").set_checked(code, True)
+    for category_id in profile.interests:
+        await manager.find("interests").set_checked(str(category_id), True)
+
+
+async def _new_phone(message: Message, _widget: Any, manager: DialogManager) -> None:
+    try:
+        manager.dialog_data["phone"] = volunteers.check_phone(message.text)
+    except InvalidInput as error:
+        await _refuse(message, manager, error)
+        return
+    await manager.switch_to(VolunteerProfileEdit.menu, show_mode=ShowMode.SEND)
+
+
+async def _profile_saved(query: CallbackQuery, _button: Any, manager: DialogManager) -> None:
+    session, user = session_of(manager), user_of(manager)
+    clock: Clock = manager.middleware_data["clock"]
+    try:
+        await volunteers.update_profile(
+            session, user, phone=manager.dialog_data.get("phone"),
+            skills=manager.find("skills").get_checked(), skills_other=manager.dialog_data.get("skills_other"),
+            interests=[int(i) for i in manager.find("interests").get_checked() if i.isdigit()], now=clock.now(),
+        )
+    except DomainError as error:
+        await query.answer(error_text(error), show_alert=True)
+        return
+    await end_transaction(session)
+    await query.answer()
+    await manager.done(show_mode=ShowMode.NO_UPDATE)
+    await query.message.edit_text(_("Saved: your volunteer details are up to date."),
+                                  reply_markup=keyboards.main_menu(user.roles))
+
+
+async def _profile_values(dialog_manager: DialogManager, **kwargs: Any) -> dict[str, Any]:
+    values = await _choices(dialog_manager, **kwargs)
+    return {**values, "phone": esc(dialog_manager.dialog_data.get("phone") or "")}
+
+
+profile_dialog = Dialog(
+    Window(
+        Lines(Tr("Your volunteer details. Tap to change, then “Save”."), Tr("Phone: {phone}"),
+              Tr("You can also type other skills in your own words."),
+              Tr("Your own words: {skills_other}", when="skills_other")),
+        Group(Multiselect(Format("✅ {item[1]}"), Format("▫️ {item[1]}"), id="skills",
+                          item_id_getter=lambda i: i[0], items="skill_items"), width=2),
+        Column(Multiselect(Format("✅ {item[1]}"), Format("▫️ {item[1]}"), id="interests",
+                           item_id_getter=lambda i: i[0], items="services")),
+        MessageInput(_other_skills, content_types=[ContentType.TEXT], filter=not_command),
+        SwitchTo(Tr("📞 Change my phone"), id="phone", state=VolunteerProfileEdit.phone),
+        Row(Button(Tr("💾 Save"), id="save", on_click=_profile_saved),
+            Button(Tr("✖️ Cancel"), id="cancel", on_click=_edit_cancelled)),
+        state=VolunteerProfileEdit.menu,
+        getter=_profile_values,
+    ),
+    _text_step(VolunteerProfileEdit.phone, _new_phone,
+               Tr("Your phone number, for the social worker who arranges your tasks? For example 13912345678.")),
+    on_start=_load_profile,
+)
+
+__all__ = ["availability_dialog", "profile_dialog", "review_dialog", "router", "staff_dialog", "volunteer_dialog"]

@@ -310,3 +310,38 @@ async def test_a_volunteer_changes_when_they_are_free(emulator, session, world):
     assert [(w.weekday, w.starts_at.isoformat(), w.ends_at.isoformat()) for w in windows] == [
         (5, "19:00:00", "21:30:00"), (6, "19:00:00", "21:30:00")]
     await session.commit()
+
+
+@pytest.mark.parametrize("lang", ["zh_CN", "en"])
+async def test_a_volunteer_changes_phone_skills_and_services(emulator, session, world, lang):
+    person = await registered(emulator, session, world)
+    if lang == "en":
+        await person.send_text("/language")
+        await person.wait_for_message(has_button("English"))
+        await person.press("English")
+        await person.wait_for_message(T("What would you like to do?", "en"))
+    await person.send_text("/volunteer")
+    await person.wait_for_message(has_button(T("✏️ Change my phone, skills or services", lang)))
+    await person.press(T("✏️ Change my phone, skills or services", lang))
+    edit = await person.wait_for_message(has_button("✅ " + T("Shopping and errands", lang)))
+    assert "+8613912345678" in edit.text
+    await person.press(T("📞 Change my phone", lang))
+    await person.wait_for_message(T("Your phone number, for the social worker who arranges your tasks? For example "
+                                    "13912345678.", lang))
+    await person.send_text("13")
+    await person.wait_for_message(T("{text} is not a phone number that can be called. Please check it: a mobile "
+                                    "number has 11 digits (13912345678); a landline needs its area code "
+                                    "(0351-1234567).", lang, text="13"))
+    await person.send_text("0351-7654321")
+    await person.wait_for_message(lambda m: "+863517654321" in m.text)
+    await person.press("✅ " + T("Shopping and errands", lang))
+    await person.wait_for_message(has_button("▫️ " + T("Shopping and errands", lang)))
+    await person.press("▫️ " + T("First aid", lang))
+    await person.wait_for_message(has_button("✅ " + T("First aid", lang)))
+    await person.send_text("持有红十字救护员证")
+    await person.wait_for_message(T("Your own words: {skills_other}", lang, skills_other="持有红十字救护员证"))
+    await person.press(T("💾 Save", lang))
+    await person.wait_for_message(T("Saved: your volunteer details are up to date.", lang))
+    row = await volunteer_row(session, person)
+    assert (row.phone, row.skills, row.skills_other) == ("+863517654321", ["first_aid"], "持有红十字救护员证")
+    assert row.status is VolunteerStatus.PENDING, "a change does not touch the review"

@@ -468,3 +468,28 @@ async def list_for_reviewer(session: AsyncSession, reviewer: User) -> list[Volun
 async def for_review(session: AsyncSession, reviewer: User, volunteer_user_id: int) -> Volunteer:
     """One volunteer's record, for someone who may review it."""
     return await _reviewable(session, reviewer, volunteer_user_id)
+
+
+async def update_profile(
+    session: AsyncSession, user: User, *, phone: str | None = None, skills: Iterable[str] | None = None,
+    skills_other: str | None = None, interests: Iterable[int] | None = None, now: datetime,
+) -> Volunteer:
+    """A volunteer changes their phone, skills or the services they would help with (each checked as at
+    registration; what is not given stays)."""
+    volunteer = await session.get(Volunteer, user.id)
+    if volunteer is None or volunteer.status is VolunteerStatus.REJECTED:
+        raise NotFound(N_("You are not registered as a volunteer yet: send /volunteer to register."))
+    if phone is not None:
+        volunteer.phone = check_phone(phone)
+    if skills is not None:
+        codes, words = check_skills(tuple(skills), skills_other)
+        volunteer.skills = list(codes)
+        volunteer.skills_other = words
+    if interests is not None:
+        chosen = set(interests)
+        offered = {c.id for c in await catalogue.offered_categories(session, volunteer.community, volunteers_only=True)}
+        if chosen - offered:
+            raise InvalidInput(N_("Please choose the services from the list."))
+        volunteer.interests = sorted(chosen)
+    volunteer.updated_at = now
+    return volunteer
