@@ -42,7 +42,7 @@ from bot.transaction import CommitBeforeSend
 from handlers import build_routers
 from handlers.callbacks import notice_button_data
 from handlers.filters import from_private_chat, in_private_chat
-from handlers.widgets import LinliMessageManager
+from handlers.widgets import LinliMessageManager, RememberAnsweredCallbacks
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +137,7 @@ def make_bot(settings: Settings, token: str, *, heartbeat: Heartbeat | None = No
     session = make_session(settings)
     # Outermost first: the update's work is committed once, then the call is retried if Telegram is busy.
     session.middleware(CommitBeforeSend())
+    session.middleware(RememberAnsweredCallbacks())
     session.middleware(RetryRequestMiddleware())
     if heartbeat is not None:
         session.middleware(heartbeat)  # innermost: a beat means Telegram answered getUpdates

@@ -6,6 +6,10 @@ from contextvars import ContextVar
 from typing import Any
 
 from aiogram import Bot
+from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
+from aiogram.methods import AnswerCallbackQuery, TelegramMethod
+from aiogram.methods.base import Response, TelegramType
+from aiogram.types import CallbackQuery
 from aiogram.utils.i18n import gettext
 from aiogram_dialog import DialogManager
 from aiogram_dialog.api.entities import OldMessage
@@ -68,6 +72,25 @@ async def close_dialogs(manager: DialogManager) -> None:
 
 
 _keep_buttons: ContextVar[int | None] = ContextVar("linli_keep_buttons", default=None)
+# The callback query this update's handler has already answered (with a text or an alert).
+_answered: ContextVar[str | None] = ContextVar("linli_answered_callback", default=None)
+
+
+class RememberAnsweredCallbacks(BaseRequestMiddleware):
+    """Notes which callback query the update's own code answered, so aiogram-dialog does not answer it again.
+
+    aiogram-dialog answers every callback it handles after the widget's handler ran;
+    a handler that answered already (an alert saying why not) would make that a second
+    answerCallbackQuery, which Telegram refuses. Runs in the update's task, so the note
+    is seen by the dialog code of the same update only.
+    """
+
+    async def __call__(self, make_request: NextRequestMiddlewareType[TelegramType], bot: Bot,
+                       method: TelegramMethod[TelegramType]) -> Response[TelegramType]:
+        response = await make_request(bot, method)
+        if isinstance(method, AnswerCallbackQuery):
+            _answered.set(method.callback_query_id)
+        return response
 
 
 def keep_buttons_of(message_id: int) -> None:
@@ -83,6 +106,11 @@ class LinliMessageManager(MessageManager):
     dialog (another action on the same case), so handlers mark the message with
     `keep_buttons_of` before they start the dialog.
     """
+
+    async def answer_callback(self, bot: Bot, callback_query: CallbackQuery) -> None:
+        if _answered.get() == callback_query.id:
+            return None  # the handler answered it, with words of its own
+        return await super().answer_callback(bot, callback_query)
 
     async def remove_inline_kbd(self, bot: Bot, old_message: OldMessage | None) -> Any:
         if old_message is not None and old_message.message_id == _keep_buttons.get():

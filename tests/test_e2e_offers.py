@@ -482,3 +482,20 @@ async def test_routing_levels_through_the_bot_specialist_then_support(emulator, 
     assert [(e.subject_id, e.reason) for e in events if e.kind is EventKind.ROUTED] == [
         (world.people["zhao_min"].id, "support")]
     assert not [m for m in chen_gang.messages if m.seq > marks[chen_gang] and number in m.text]
+
+
+async def test_a_callback_is_answered_once_even_when_the_handler_answers_itself(emulator, session, world):
+    """aiogram-dialog answers every callback it handles; a handler's own answer (an alert) comes instead, not twice."""
+    li_jing = emulator.user(world.people["li_jing"].telegram_id, "李静")
+    mark = li_jing.mark()
+    _resident, number = await file(emulator)
+    offer = await li_jing.wait_for_message(number, after=mark, timeout=10)
+    await li_jing.press(T("↩️ Decline"), message_id=offer.message_id)
+    await li_jing.wait_for_message(has_button(T("too many cases")))
+    query = await li_jing.press(T("too many cases"))
+    await li_jing.wait_for_message(T("You declined request {number}. It is being offered to the next social worker.",
+                                     number=number))
+    await settled(li_jing)
+    answers = [c for c in emulator.calls if c.method.lower() == "answercallbackquery"
+               and str(c.params.get("callback_query_id")) == str(query)]
+    assert len(answers) == 1
