@@ -31,13 +31,19 @@ def help_text(user: User) -> str:
         _("Here is what I can do:"),
         _("/new — ask for help"),
         _("/my — your requests and how they are going"),
+        _("/volunteer — volunteer with us, or change your volunteer details"),
         _("/language — 中文 / English"),
         _("/cancel — cancel what you are doing"),
     ]
     if user.has_role(Role.SOCIAL_WORKER):
+        lines.append(_("/cases — cases offered to you, your open cases, overdue ones"))
         lines.append(_("/duty — go on or off duty"))
         lines.append(_("/specialties — the services you are qualified for"))
+    if user.has_role(Role.SOCIAL_WORKER) or user.has_role(Role.COORDINATOR):
+        lines.append(_("/volunteers — the volunteers you look after: approve, suspend, reinstate"))
     if user.has_role(Role.COORDINATOR):
+        if not user.has_role(Role.SOCIAL_WORKER):
+            lines.append(_("/cases — requests waiting for a social worker, and overdue ones"))
         lines.append(_("/invite — invite a social worker or coordinator"))
         lines.append(_("/team — the social workers: capacity, supervisors, support assignments"))
     return "\n".join(lines)

@@ -340,10 +340,24 @@ async def test_cases_lists_offered_open_and_overdue_with_paging(app, emulator, s
     assert all(b.startswith("⏰") for b in overdue.buttons if NUMBER.search(b))
 
 
-async def test_cases_is_for_social_workers(emulator):
+async def test_cases_is_for_social_workers(emulator, world):
     resident = await onboard(emulator)
     await resident.send_text("/cases")
     await resident.wait_for_message(T("/cases is for social workers. To see your own requests, send /my."))
+    # /help tells each what they have.
+    await resident.send_text("/help")
+    helped = await resident.wait_for_message(T("Here is what I can do:"))
+    assert T("/volunteer — volunteer with us, or change your volunteer details") in helped.text
+    assert "/cases" not in helped.text and "/volunteers" not in helped.text
+    li_jing = emulator.user(world.people["li_jing"].telegram_id, "李静")
+    await li_jing.send_text("/help")
+    helped = await li_jing.wait_for_message(T("Here is what I can do:"))
+    assert T("/cases — cases offered to you, your open cases, overdue ones") in helped.text
+    assert T("/volunteers — the volunteers you look after: approve, suspend, reinstate") in helped.text
+    zhou = emulator.user(world.people["zhou"].telegram_id, "周主任")
+    await zhou.send_text("/help")
+    helped = await zhou.wait_for_message(T("Here is what I can do:"))
+    assert T("/cases — requests waiting for a social worker, and overdue ones") in helped.text
 
 
 async def test_a_request_nobody_could_take_waits_in_the_coordinators_queue_until_handed_over(emulator, session, world):
