@@ -221,16 +221,24 @@ async def ask_for_words(query: CallbackQuery, callback_data: CaseCB, session: As
     await _text_step(query, dialog_manager, state, request.id, request.number)
 
 
+async def _own_request(query: CallbackQuery, session: AsyncSession, user: User, request_id: int) -> Any:
+    """The request if this person filed it; else None, with the reason already shown."""
+    try:
+        request = await requests.get_visible(session, user, request_id)
+    except DomainError as error:
+        await query.answer(error_text(error), show_alert=True)
+        return None
+    if request.resident_id != user.id:
+        await query.answer(_("Only the person who filed a request can do this."), show_alert=True)
+        return None
+    return request
+
+
 @router.callback_query(RequestCB.filter(F.action.in_({"reply", "reopen"})))
 async def resident_words(query: CallbackQuery, callback_data: RequestCB, session: AsyncSession, user: User,
                          dialog_manager: DialogManager) -> None:
-    try:
-        request = await requests.get_visible(session, user, callback_data.id)
-    except DomainError as error:
-        await query.answer(error_text(error), show_alert=True)
-        return
-    if request.resident_id != user.id:
-        await query.answer(_("Only the person who filed a request can do this."), show_alert=True)
+    request = await _own_request(query, session, user, callback_data.id)
+    if request is None:
         return
     if callback_data.action == "reopen" and not casework.can_reopen(request):
         await query.answer(_("Request {number} can be reopened only while it is resolved and not yet closed. "
@@ -396,13 +404,8 @@ handover_dialog = Dialog(
 @router.callback_query(RequestCB.filter(F.action == "rate"))
 async def ask_rating(query: CallbackQuery, callback_data: RequestCB, session: AsyncSession, user: User,
                      dialog_manager: DialogManager) -> None:
-    try:
-        request = await requests.get_visible(session, user, callback_data.id)
-    except DomainError as error:
-        await query.answer(error_text(error), show_alert=True)
-        return
-    if request.resident_id != user.id:
-        await query.answer(_("Only the person who filed a request can do this."), show_alert=True)
+    request = await _own_request(query, session, user, callback_data.id)
+    if request is None:
         return
     if not casework.can_rate(request):
         text = (_("You have already rated request {number}. Thank you!") if request.rating is not None

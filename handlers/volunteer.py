@@ -336,6 +336,24 @@ async def _not_text(message: Message, _widget: Any, manager: DialogManager) -> N
     manager.show_mode = ShowMode.SEND
 
 
+def _availability_prompt() -> Lines:
+    return Lines(Tr("When are you usually free? Tap the days and the times of day."),
+                 Tr("You can also type hours of your own, like 09:00-11:30."),
+                 Tr("Your own hours: {hours}", when="hours"))
+
+
+def _availability_widgets() -> tuple[Any, ...]:
+    """Days, parts of the day and typed hours: the same at registration and when changing them later."""
+    return (
+        Group(Multiselect(Format("✅ {item[1]}"), Format("▫️ {item[1]}"), id="days",
+                          item_id_getter=lambda i: i[0], items="days"), width=4),
+        Column(Multiselect(Format("✅ {item[1]}"), Format("▫️ {item[1]}"), id="slots",
+                           item_id_getter=lambda i: i[0], items="slots")),
+        MessageInput(_custom_hours, content_types=[ContentType.TEXT], filter=not_command),
+        Button(Tr("🗑 Clear my own hours"), id="clear", on_click=_clear_hours, when="hours"),
+    )
+
+
 def _cancel() -> Button:
     return Button(Tr("✖️ Cancel"), id="cancel", on_click=_cancelled)
 
@@ -449,15 +467,8 @@ volunteer_dialog = Dialog(
         getter=_choices,
     ),
     Window(
-        Lines(Tr("When are you usually free? Tap the days and the times of day."),
-              Tr("You can also type hours of your own, like 09:00-11:30."),
-              Tr("Your own hours: {hours}", when="hours")),
-        Group(Multiselect(Format("✅ {item[1]}"), Format("▫️ {item[1]}"), id="days",
-                          item_id_getter=lambda i: i[0], items="days"), width=4),
-        Column(Multiselect(Format("✅ {item[1]}"), Format("▫️ {item[1]}"), id="slots",
-                           item_id_getter=lambda i: i[0], items="slots")),
-        MessageInput(_custom_hours, content_types=[ContentType.TEXT], filter=not_command),
-        Button(Tr("🗑 Clear my own hours"), id="clear", on_click=_clear_hours, when="hours"),
+        _availability_prompt(),
+        *_availability_widgets(),
         Row(back_button(), Button(Tr("Next ➡️"), id="next", on_click=_availability_done)),
         _cancel(),
         state=VolunteerSignup.availability,
@@ -566,8 +577,13 @@ review_dialog = Dialog(
 # --- a volunteer changes when they are free ----------------------------------------------------------------
 
 
-@router.callback_query(MenuCB.filter(F.action == "vol_availability"))
-async def edit_availability(query: CallbackQuery, user: User, dialog_manager: DialogManager) -> None:
+# What a volunteer may change from their status message, and the dialog that does it.
+EDITS = {"vol_availability": VolunteerAvailabilityEdit.edit, "vol_profile": VolunteerProfileEdit.menu}
+
+
+@router.callback_query(MenuCB.filter(F.action.in_(EDITS.keys())))
+async def edit_own_record(query: CallbackQuery, callback_data: MenuCB, user: User,
+                          dialog_manager: DialogManager) -> None:
     profile = await volunteers.get(dialog_manager.middleware_data["session"], user.id)
     if profile is None or profile.status is VolunteerStatus.REJECTED:
         await query.answer(_("You are not registered as a volunteer yet: send /volunteer to register."),
@@ -576,7 +592,7 @@ async def edit_availability(query: CallbackQuery, user: User, dialog_manager: Di
     await query.answer()
     keep_buttons_of(query.message.message_id)
     await close_dialogs(dialog_manager)
-    await dialog_manager.start(VolunteerAvailabilityEdit.edit, mode=StartMode.RESET_STACK, show_mode=ShowMode.SEND)
+    await dialog_manager.start(EDITS[callback_data.action], mode=StartMode.RESET_STACK, show_mode=ShowMode.SEND)
 
 
 async def _load_availability(_data: Any, manager: DialogManager) -> None:
@@ -621,15 +637,8 @@ async def _edit_cancelled(query: CallbackQuery, _button: Any, manager: DialogMan
 
 availability_dialog = Dialog(
     Window(
-        Lines(Tr("When are you usually free? Tap the days and the times of day."),
-              Tr("You can also type hours of your own, like 09:00-11:30."),
-              Tr("Your own hours: {hours}", when="hours")),
-        Group(Multiselect(Format("✅ {item[1]}"), Format("▫️ {item[1]}"), id="days",
-                          item_id_getter=lambda i: i[0], items="days"), width=4),
-        Column(Multiselect(Format("✅ {item[1]}"), Format("▫️ {item[1]}"), id="slots",
-                           item_id_getter=lambda i: i[0], items="slots")),
-        MessageInput(_custom_hours, content_types=[ContentType.TEXT], filter=not_command),
-        Button(Tr("🗑 Clear my own hours"), id="clear", on_click=_clear_hours, when="hours"),
+        _availability_prompt(),
+        *_availability_widgets(),
         Row(Button(Tr("💾 Save"), id="save", on_click=_availability_saved),
             Button(Tr("✖️ Cancel"), id="cancel", on_click=_edit_cancelled)),
         state=VolunteerAvailabilityEdit.edit,
@@ -788,19 +797,6 @@ staff_dialog = Dialog(
 
 
 # --- a volunteer changes their phone, skills and services ---------------------------------------------------
-
-
-@router.callback_query(MenuCB.filter(F.action == "vol_profile"))
-async def edit_profile(query: CallbackQuery, user: User, dialog_manager: DialogManager) -> None:
-    profile = await volunteers.get(dialog_manager.middleware_data["session"], user.id)
-    if profile is None or profile.status is VolunteerStatus.REJECTED:
-        await query.answer(_("You are not registered as a volunteer yet: send /volunteer to register."),
-                           show_alert=True)
-        return
-    await query.answer()
-    keep_buttons_of(query.message.message_id)
-    await close_dialogs(dialog_manager)
-    await dialog_manager.start(VolunteerProfileEdit.menu, mode=StartMode.RESET_STACK, show_mode=ShowMode.SEND)
 
 
 async def _load_profile(_data: Any, manager: DialogManager) -> None:

@@ -371,25 +371,31 @@ async def accept(session: AsyncSession, worker: User, request_id: int, *, now: d
     offer.answered_at = now
     session.add(_event(request, EventKind.STATUS_CHANGED, now=now, actor=worker, from_status=previous,
                        to_status=RequestStatus.ACCEPTED))
-    for other in await _offers(session, request.id, OfferStatus.PENDING):
-        if other.worker_id == worker.id:  # their own second offer (an escalation), ended with this one
-            other.status = OfferStatus.ACCEPTED
-            other.answered_at = now
-            continue
-        other.status = OfferStatus.WITHDRAWN
-        other.answered_at = now
-        session.add(_event(request, EventKind.OFFER_WITHDRAWN, now=now, subject_id=other.worker_id))
-        colleague = await session.get(User, other.worker_id)
-        if colleague is not None:
-            enqueue(session, Notice(colleague, N_("Request {number} has been accepted by {name}; nothing more "
-                                                  "for you to do."),
-                                    {"number": request.number, "name": public_name(worker)}), now=now)
+    await end_other_offers(session, request, worker, N_("Request {number} has been accepted by {name}; nothing "
+                                                        "more for you to do."), now=now)
     await cancel_reminders(session, request.id, (OFFER_TIMEOUT, RESPONSE_DUE, ESCALATE), now=now)
     assert request.resolve_by is not None
     schedule(session, RESOLUTION_DUE, request.resolve_by, now=now, request=request)
     await _tell_resident(session, request, N_("✅ Your request {number} has been accepted by social worker {name}. "
                                               "They will contact you soon.\n{station}"), worker, now=now)
     return Accepted(request, already=False)
+
+
+async def end_other_offers(session: AsyncSession, request: ServiceRequest, holder: User, template: str, *,
+                           now: datetime) -> None:
+    """Someone holds the case now: every other open offer ends, and whoever had one is told by `template`
+    ({number}, {name} of the holder). The holder's own other offers (an escalation) end as accepted."""
+    for offer in await _offers(session, request.id, OfferStatus.PENDING):
+        offer.answered_at = now
+        if offer.worker_id == holder.id:
+            offer.status = OfferStatus.ACCEPTED
+            continue
+        offer.status = OfferStatus.WITHDRAWN
+        session.add(_event(request, EventKind.OFFER_WITHDRAWN, now=now, subject_id=offer.worker_id))
+        colleague = await session.get(User, offer.worker_id)
+        if colleague is not None:
+            enqueue(session, Notice(colleague, template, {"number": request.number, "name": public_name(holder)}),
+                    now=now)
 
 
 async def _tell_resident(session: AsyncSession, request: ServiceRequest, template: str, worker: User | None, *,

@@ -402,15 +402,8 @@ async def hand_over(session: AsyncSession, actor: User, request_id: int, to_user
     if waiting:
         session.add(_event(request, EventKind.STATUS_CHANGED, actor, now, from_status=previous,
                            to_status=RequestStatus.ACCEPTED))
-        for offer in await cases._offers(session, request.id, OfferStatus.PENDING):  # noqa: SLF001
-            offer.status = OfferStatus.WITHDRAWN
-            offer.answered_at = now
-            session.add(_event(request, EventKind.OFFER_WITHDRAWN, None, now, subject_id=offer.worker_id))
-            holder = await session.get(User, offer.worker_id)
-            if holder is not None and holder.id != target.id:
-                enqueue(session, Notice(holder, N_("Request {number} has been handed over to {name}; nothing more "
-                                                   "for you to do."),
-                                        {"number": request.number, "name": public_name(target)}), now=now)
+        await cases.end_other_offers(session, request, target, N_("Request {number} has been handed over to "
+                                                                  "{name}; nothing more for you to do."), now=now)
         await cases.cancel_reminders(session, request.id, (cases.OFFER_TIMEOUT, cases.RESPONSE_DUE, cases.ESCALATE),
                                      now=now)
         assert request.resolve_by is not None
