@@ -22,11 +22,23 @@ from models.request import (
     ServiceRequest,
     Urgency,
 )
+from models.task import (
+    HOLDING,
+    AssignmentStatus,
+    TaskAssignment,
+    TaskKind,
+    TaskStatus,
+    Training,
+    TrainingAttendee,
+    VolunteerTask,
+)
 from models.user import STAFF_ROLES, Invite, Role, SocialWorker, SupportAssignment, User, UserRole, WorkerSpecialty
 from models.volunteer import IdDocument, Sex, Volunteer, VolunteerAvailability, VolunteerCounter, VolunteerStatus
 
 __all__ = [
     "ASSIGNED_OPEN",
+    "HOLDING",
+    "AssignmentStatus",
     "CANCELLABLE",
     "OPEN_STATUSES",
     "STAFF_ROLES",
@@ -58,6 +70,11 @@ __all__ = [
     "SocialWorker",
     "SupportAssignment",
     "TargetGroup",
+    "TaskAssignment",
+    "TaskKind",
+    "TaskStatus",
+    "Training",
+    "TrainingAttendee",
     "Urgency",
     "User",
     "UserRole",
@@ -65,6 +82,7 @@ __all__ = [
     "VolunteerAvailability",
     "VolunteerCounter",
     "VolunteerStatus",
+    "VolunteerTask",
     "WorkerSpecialty",
     "UTCDateTime",
 ]

@@ -72,6 +72,10 @@ class EventKind(enum.StrEnum):
     HANDED_OVER = "handed_over"  # the case moved to another worker (subject)
     RATED = "rated"  # the resident's rating (`reason`: 1-5) and comment (`note`)
     REOPENED = "reopened"  # the resident reopened a resolved case; `note`: why
+    TASK_CREATED = "task_created"  # a volunteer task for the case; `reason`: the task id
+    VOLUNTEER_COMING = "volunteer_coming"  # a volunteer (subject) holds a place in the case's task (`reason`)
+    VOLUNTEER_WITHDRAWN = "volunteer_withdrawn"  # a volunteer (subject) can no longer come
+    TASK_CANCELLED = "task_cancelled"  # the case's volunteer task was cancelled; `note`: why
 
 
 class OfferStatus(enum.StrEnum):

@@ -43,7 +43,8 @@ class VolunteerStatus(enum.StrEnum):
 class Volunteer(Base):
     __tablename__ = "volunteer"
     __table_args__ = (
-        Index("ix_volunteer_community_status", "community_id", "status"),
+        Index("ix_volunteer_community_status", "community_id", "status", "last_offered_at"),
+        Index("ix_volunteer_status_offered", "status", "last_offered_at"),
         CheckConstraint("guardian_consent_at IS NOT NULL OR guardian_name IS NULL", name="guardian_consent"),
     )
 
@@ -69,6 +70,11 @@ class Volunteer(Base):
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
     reviewed_at: Mapped[datetime | None]
     status_reason: Mapped[str | None] = mapped_column(Text)  # why rejected or suspended
+    # Where they usually set out from, when they shared it: dispatch prefers the nearest.
+    latitude: Mapped[float | None]
+    longitude: Mapped[float | None]
+    # Dispatch looks at those offered longest ago first, so offers rotate fairly.
+    last_offered_at: Mapped[datetime] = mapped_column()
     created_at: Mapped[datetime] = mapped_column()
     updated_at: Mapped[datetime] = mapped_column()
 

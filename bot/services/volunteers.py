@@ -269,7 +269,7 @@ async def register(session: AsyncSession, user: User, form: Registration, *, now
     if existing is not None and existing.status is not VolunteerStatus.REJECTED:
         raise InvalidState(N_("You are already registered as a volunteer; send /volunteer to see or change your "
                               "details."))
-    volunteer = existing or Volunteer(user_id=user.id, created_at=now)
+    volunteer = existing or Volunteer(user_id=user.id, created_at=now, last_offered_at=now)
     volunteer.real_name = name
     volunteer.sex = form.sex
     volunteer.birth_date = form.birth_date
