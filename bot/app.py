@@ -35,9 +35,10 @@ from bot.i18n import make_i18n
 from bot.menus import set_default_menus
 from bot.middlewares import DbSessionMiddleware, UserLocaleMiddleware, UserMiddleware
 from bot.perf import pin_response_models
-from bot.scheduler import ReminderSweeper, Scheduler, case_handlers
+from bot.scheduler import ReminderSweeper, Scheduler, case_handlers, task_handlers
 from bot.services import users
 from bot.services.cases import CasePolicy
+from bot.services.tasks import TaskPolicy
 from bot.transaction import CommitBeforeSend
 from handlers import build_routers
 from handlers.callbacks import notice_button_data
@@ -207,7 +208,10 @@ def build_app(
         auto_close_days=settings.auto_close_days,
         rating_reminder_days=min(settings.rating_reminder_days, settings.auto_close_days),
     )
-    sweeper = ReminderSweeper(session_factory, clock, case_handlers(policy), on_outbox=sender.wake)
+    task_policy = TaskPolicy(wave_minutes=settings.task_wave_minutes,
+                             reminder_minutes=tuple(settings.task_reminder_minutes))
+    sweeper = ReminderSweeper(session_factory, clock, case_handlers(policy) | task_handlers(task_policy),
+                              on_outbox=sender.wake)
     scheduler = Scheduler(sweeper, interval=settings.reminder_interval_seconds)
 
     # The FSM middleware takes the per-person lock before it reads the state, and
@@ -221,6 +225,7 @@ def build_app(
         sender=sender,
         clock=clock,
         case_policy=policy,
+        task_policy=task_policy,
     )
     dp.update.outer_middleware(DbSessionMiddleware(session_factory, on_outbox=sender.wake))
     dp.update.outer_middleware(UserMiddleware())

@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     # 122, 12338, 12355, 12356) and the crisis words that make a request urgent (bundled list when unset).
     emergency_numbers: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["110", "120"])
     risk_words_file: Path | None = None
+    # Volunteer tasks: offers go out in waves; with places still open, the next wave after this many minutes.
+    task_wave_minutes: int = Field(default=60, ge=5, le=24 * 60)
+    # Volunteers holding a place are reminded this many minutes before the start (default: a day and an hour).
+    task_reminder_minutes: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [1440, 60])
     # `linli run` touches this file while it polls Telegram; `linli health` reads its age. Unset: no heartbeat.
     heartbeat_file: Path | None = None
 
@@ -141,6 +145,20 @@ class Settings(BaseSettings):
                 if not str(item).isdigit() or not 3 <= len(str(item)) <= 12:
                     raise ValueError(f"{item!r} is not a phone number; use digits, e.g. 110,120,12356")
             value = [str(item) for item in value]
+        return value
+
+    @field_validator("task_reminder_minutes", mode="before")
+    @classmethod
+    def _reminder_offsets(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
+        if isinstance(value, list):
+            minutes = []
+            for item in value:
+                if not str(item).isdigit() or not 5 <= int(item) <= 7 * 24 * 60:
+                    raise ValueError(f"{item!r}: give minutes before the start between 5 and 10080, e.g. 1440,60")
+                minutes.append(int(item))
+            value = sorted(set(minutes), reverse=True)
         return value
 
     @field_validator("risk_words_file")

@@ -87,6 +87,25 @@ def format_local_time(moment: datetime, locale: str, tz: str | ZoneInfo) -> str:
     return f"{local.day} {local.strftime('%b')}, {hour12}:{local.minute:02d} {'AM' if local.hour < 12 else 'PM'}"
 
 
+def _clock_time(local: datetime, locale: str) -> str:
+    if locale == "zh_CN":
+        return format_local_time(local, locale, local.tzinfo).split(" ", 1)[1]
+    return f"{local.hour % 12 or 12}:{local.minute:02d} {'AM' if local.hour < 12 else 'PM'}"
+
+
+def format_local_period(start: datetime, end: datetime, locale: str, tz: str | ZoneInfo) -> str:
+    """12月5日 上午9:00–11:30 in Chinese, 5 Dec, 9:00 AM–11:30 AM in English (the end's day if it differs)."""
+    zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
+    first, last = start.astimezone(zone), end.astimezone(zone)
+    if first.date() != last.date():
+        return f"{format_local_time(first, locale, zone)}–{format_local_time(last, locale, zone)}"
+    head = format_local_time(first, locale, zone)
+    tail = _clock_time(last, locale)
+    if locale == "zh_CN" and tail[:2] == head.split(" ", 1)[1][:2]:
+        tail = tail[2:]  # 上午9:00–11:30, not 上午9:00–上午11:30
+    return f"{head}–{tail}"
+
+
 def render_param(value: Any, locale: str, tz: str | ZoneInfo, i18n: I18n | None = None) -> str:
     """A notice parameter as shown to one reader, HTML-escaped (messages use HTML)."""
     if isinstance(value, dict) and "$f" in value:  # a msgid with parameters of its own, e.g. a line that may be absent
@@ -101,6 +120,9 @@ def render_param(value: Any, locale: str, tz: str | ZoneInfo, i18n: I18n | None 
         text = pair.get(locale) or pair.get("zh_CN") or ""
     elif isinstance(value, dict) and "$t" in value:
         text = format_local_time(datetime.fromisoformat(value["$t"]), locale, tz)
+    elif isinstance(value, dict) and "$p" in value:
+        start, end = (datetime.fromisoformat(v) for v in value["$p"])
+        text = format_local_period(start, end, locale, tz)
     else:
         text = str(value)
     return html.escape(text, quote=False)

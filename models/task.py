@@ -102,6 +102,7 @@ class TaskAssignment(Base):
     rank: Mapped[int | None]  # the volunteer's place in the ranking when offered
     offered_at: Mapped[datetime] = mapped_column()
     answered_at: Mapped[datetime | None]  # accepted, waitlisted or declined; orders the waitlist
+    placed_at: Mapped[datetime | None]  # when they got a place (accepted, added, or promoted from the waitlist)
     confirmed_at: Mapped[datetime | None]  # "still coming" after a reminder
     withdrawn_at: Mapped[datetime | None]
     note: Mapped[str | None] = mapped_column(Text)  # why declined or withdrawn, in their words

@@ -38,6 +38,11 @@ def timestamp(moment: datetime) -> dict[str, Any]:
     return {"$t": moment.isoformat()}
 
 
+def period(start: datetime, end: datetime) -> dict[str, Any]:
+    """A span of local time, "12月5日 上午9:00–11:30", for each reader."""
+    return {"$p": [start.isoformat(), end.isoformat()]}
+
+
 def media_summary(kinds: list[tuple[AttachmentKind, int | None]]) -> dict[str, str]:
     """"1 voice message (0:12), 2 photos" in both languages, for notices rendered later."""
     counts = Counter(kind for kind, _duration in kinds)
