@@ -23,13 +23,23 @@ class RequestCB(CallbackData, prefix="rq"):
 
 
 class CaseCB(CallbackData, prefix="case"):
-    action: str  # accept | decline | start | note | message | resolve | handover
+    action: str  # accept | decline | start | note | message | resolve | handover | task
     id: int
 
 
 class VolunteerCB(CallbackData, prefix="vol"):
     action: str  # approve | reject | suspend | reinstate
     id: int  # the volunteer's user id
+
+
+class TaskCB(CallbackData, prefix="task"):
+    action: str  # view | new | add | more | cancel
+    id: int  # the task's id (0 for new)
+
+
+class AssignmentCB(CallbackData, prefix="asg"):
+    action: str  # accept | decline | withdraw | withdraw_yes | keep | confirm
+    id: int  # the task assignment's id
 
 
 NOTICE_ACTIONS = {
@@ -42,6 +52,11 @@ NOTICE_ACTIONS = {
     "request.reopen": lambda ref: RequestCB(action="reopen", id=ref),
     "volunteer.approve": lambda ref: VolunteerCB(action="approve", id=ref),
     "volunteer.reject": lambda ref: VolunteerCB(action="reject", id=ref),
+    "task.view": lambda ref: TaskCB(action="view", id=ref),
+    "task.accept": lambda ref: AssignmentCB(action="accept", id=ref),
+    "task.decline": lambda ref: AssignmentCB(action="decline", id=ref),
+    "task.withdraw": lambda ref: AssignmentCB(action="withdraw", id=ref),
+    "task.confirm": lambda ref: AssignmentCB(action="confirm", id=ref),
 }
 
 

@@ -7,6 +7,7 @@ received. Every press looks the request up again and checks who may see it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
@@ -21,9 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.config import Settings
 from bot.i18n import format_local_time
-from bot.services import cases, casework, notices, requests
+from bot.services import cases, casework, notices, requests, tasks
 from bot.services.errors import N_, DomainError
 from bot.services.risk import CATEGORY_LABELS
+from bot.services.tasks import public_volunteer_name
 from handlers import keyboards
 from handlers.additions import end_adding
 from handlers.callbacks import MenuCB, RequestCB
@@ -40,6 +42,7 @@ from models import (
     ServiceRequest,
     Urgency,
     User,
+    VolunteerTask,
 )
 
 log = logging.getLogger(__name__)
@@ -75,7 +78,34 @@ def _media(attachments: list[RequestAttachment]) -> str:
     return summary["zh_CN"] if locale() == "zh_CN" else summary["en"]
 
 
-def _event_line(event: RequestEvent, request: ServiceRequest, tz: str, *, staff: bool) -> str | None:
+TASK_EVENTS = frozenset({EventKind.TASK_CREATED, EventKind.VOLUNTEER_COMING, EventKind.VOLUNTEER_WITHDRAWN,
+                         EventKind.TASK_CANCELLED})
+
+
+def _task_event(event: RequestEvent, tasks: Mapping[int, VolunteerTask], tz: str, *, staff: bool) -> str:
+    """A case's volunteer task on its timeline; the resident hears of a volunteer by family name only."""
+    task = tasks.get(int(event.reason)) if (event.reason or "").isdigit() else None
+    title = esc(task.title) if task is not None else "—"
+    if event.kind is EventKind.TASK_CREATED:
+        return (_("volunteer task created: “{title}”") if staff else _("volunteers are being arranged: “{title}”")
+                ).format(title=title)
+    if event.kind is EventKind.VOLUNTEER_COMING:
+        if staff:
+            return _("volunteer {name} will come (“{title}”)").format(name=esc(event.note or ""), title=title)
+        when = format_local_time(task.starts_at, locale(), tz) if task is not None else "—"
+        return _("a volunteer, {name}, will come at {when}").format(
+            name=esc(public_volunteer_name(event.note or "")), when=when)
+    if event.kind is EventKind.VOLUNTEER_WITHDRAWN:
+        if staff:
+            return _("volunteer {name} can no longer come (“{title}”)").format(name=esc(event.note or ""), title=title)
+        return _("a volunteer can no longer come; another is being arranged")
+    if staff:
+        return _("volunteer task cancelled: “{reason}”").format(reason=esc(event.note or ""))
+    return _("the volunteer visit was cancelled")
+
+
+def _event_line(event: RequestEvent, request: ServiceRequest, tz: str, *, staff: bool,
+                tasks: Mapping[int, VolunteerTask] | None = None) -> str | None:
     when = format_local_time(event.created_at, locale(), tz)
     if event.kind is EventKind.NOTE and event.actor_id == request.resident_id:
         added = [a for a in request.attachments if a.event_id == event.id]
@@ -147,6 +177,8 @@ def _event_line(event: RequestEvent, request: ServiceRequest, tz: str, *, staff:
             f" — “{esc(event.note)}”" if event.note else "")
     elif event.kind is EventKind.REOPENED:
         what = _("reopened by the resident: “{reason}”").format(reason=esc(event.note or ""))
+    elif event.kind in TASK_EVENTS:
+        what = _task_event(event, tasks or {}, tz, staff=staff)
     elif event.kind is EventKind.STATUS_CHANGED and event.reason == "auto":
         what = _("closed automatically: not confirmed in time")
     elif event.kind is EventKind.STATUS_CHANGED and event.to_status is not None:
@@ -165,7 +197,8 @@ def _name(user: User | None) -> str:
     return esc(user.real_name or user.display_name) if user is not None else "—"
 
 
-def request_card(request: ServiceRequest, viewer: User, tz: str) -> str:
+def request_card(request: ServiceRequest, viewer: User, tz: str,
+                 tasks: Mapping[int, VolunteerTask] | None = None) -> str:
     lines = [
         _("Request <b>{number}</b>").format(number=request.number),
         _("Status: {status}").format(status=status_label(request.status)),
@@ -191,7 +224,7 @@ def request_card(request: ServiceRequest, viewer: User, tz: str) -> str:
     staff = viewer.id != request.resident_id
     for event in request.events:
         if staff or event.kind not in STAFF_ONLY_EVENTS:
-            line = _event_line(event, request, tz, staff=staff)
+            line = _event_line(event, request, tz, staff=staff, tasks=tasks)
             if line is not None:
                 lines.append(line)
     return "\n".join(lines)
@@ -253,7 +286,8 @@ async def open_request(
     await query.answer()
     await end_adding(dialog_manager)
     is_resident = request.resident_id == user.id
-    text = request_card(request, user, request.community.timezone or settings.timezone)
+    text = request_card(request, user, request.community.timezone or settings.timezone,
+                        await tasks.for_request(session, request.id))
     if is_resident:
         markup = keyboards.request_actions(
             request,

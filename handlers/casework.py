@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.services import casework, requests
+from bot.services import casework, requests, tasks
 from bot.services.cases import CasePolicy
 from bot.services.casework import CaseView
 from bot.services.errors import N_, DomainError, InvalidInput
@@ -137,7 +137,8 @@ async def _case_chosen(query: CallbackQuery, _widget: Any, manager: DialogManage
         await query.answer(error_text(error), show_alert=True)
         return
     markup = await staff_markup(session, request, user)
-    text = request_card(request, user, request.community.timezone or settings.timezone)
+    text = request_card(request, user, request.community.timezone or settings.timezone,
+                        await tasks.for_request(session, request.id))
     await query.answer()
     manager.show_mode = ShowMode.NO_UPDATE
     await send_staff_card(bot, query.message.chat.id, request, user, text, markup)

@@ -137,6 +137,8 @@ def case_actions(request: ServiceRequest, *, offered: bool, holder: bool, manage
             add(_("▶️ Start work"), "start")
         add(_("💬 Message the resident"), "message")
         add(_("📝 Internal note"), "note")
+        if request.status in (RequestStatus.ACCEPTED, RequestStatus.IN_PROGRESS):
+            add(_("🙋 Ask volunteers"), "task")
         add(_("✅ Resolve"), "resolve")
     elif manager and request.status in OPEN_STATUSES:
         add(_("📝 Internal note"), "note")

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.services import cases, requests
+from bot.services import cases, requests, tasks
 from bot.services.errors import DomainError, InvalidInput
 from bot.transaction import end_transaction
 from handlers import keyboards
@@ -63,7 +63,8 @@ async def accept_case(
         await query.answer(error_text(error), show_alert=True)
         return
     request = await requests.get_visible(session, user, result.request.id)  # with its timeline, for the card
-    text = request_card(request, user, request.community.timezone or settings.timezone)
+    text = request_card(request, user, request.community.timezone or settings.timezone,
+                        await tasks.for_request(session, request.id))
     markup = await staff_markup(session, request, user)
     if result.already:
         await query.answer(_("You have already accepted request {number}.").format(number=request.number))

@@ -130,3 +130,35 @@ class VolunteerProfileEdit(StatesGroup):
 
     menu = State()
     phone = State()
+
+
+class TaskList(StatesGroup):
+    """/tasks for staff: the tasks they made."""
+
+    browse = State()
+
+
+class TaskCreate(StatesGroup):
+    """A social worker creates a volunteer task (from a case, or an activity)."""
+
+    kind = State()
+    title = State()
+    place = State()
+    day = State()
+    start = State()
+    length = State()
+    needed = State()
+    skills = State()
+    summary = State()
+
+
+class TaskAdd(StatesGroup):
+    """A social worker gives a volunteer a place directly."""
+
+    choose = State()
+
+
+class TaskCancel(StatesGroup):
+    """A social worker cancels a task, with the reason everyone reads."""
+
+    reason = State()

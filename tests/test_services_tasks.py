@@ -194,15 +194,18 @@ async def test_fewer_recent_hours_then_reliability_then_rotation_break_ties(worl
         ({"needed": "两"}, "as a number"),
         ({"title": "  "}, "short title"),
         ({"place": "x" * 201}, "within {limit}"),
-        ({"ends_at": next_saturday(8)}, "end must be after"),
-        ({"starts_at": CLOCK.now() - timedelta(hours=1), "ends_at": CLOCK.now() + timedelta(hours=1)}, "from now"),
-        ({"ends_at": next_saturday(9) + timedelta(hours=13)}, "at most {hours} hours"),
+        ({"ends_at": lambda: next_saturday(8)}, "end must be after"),
+        ({"starts_at": lambda: CLOCK.now() - timedelta(hours=1), "ends_at": lambda: CLOCK.now() + timedelta(hours=1)},
+         "from now"),
+        ({"ends_at": lambda: next_saturday(9) + timedelta(hours=13)}, "at most {hours} hours"),
         ({"skills": ("juggling",)}, "from the list"),
     ],
     ids=["zero-needed", "needed-words", "no-title", "long-place", "end-first", "past", "too-long", "skill"],
 )
 async def test_a_bad_task_is_refused_and_nothing_is_saved(world: SampleWorld, session: AsyncSession, changes,
                                                           says: str) -> None:
+    # Times are computed when the test runs: the clock moves between tests.
+    changes = {k: v() if callable(v) else v for k, v in changes.items()}
     with pytest.raises(InvalidInput) as caught:
         await tasks.create(session, await worker(session, world), form(**changes), now=CLOCK.now(), policy=POLICY)
     assert says in caught.value.message

@@ -299,7 +299,7 @@ async def _tell_resident(session: AsyncSession, task: VolunteerTask, template: s
         return
     resident = await _person(session, request.resident_id)
     enqueue(session, Notice(resident, template, {"number": request.number, **params},
-                            (NoticeButton(N_("📄 Open request"), "request.view", request.id),)), now=now)
+                            (NoticeButton(N_("Open request"), "request.view", request.id),)), now=now)
 
 
 # --- creating and offering ----------------------------------------------------------------------------------
@@ -386,7 +386,7 @@ async def send_wave(session: AsyncSession, task: VolunteerTask, *, now: datetime
         Notice(people[a.volunteer_id],
                N_("🙋 Can you help?\n<b>{title}</b>\n🕒 {when}\n📍 {place} ({community})\n"
                   "{needed} volunteer(s) needed. The first to accept get the places."), about,
-               (NoticeButton(N_("✅ Accept"), "task.accept", a.id), NoticeButton(N_("✖️ Decline"), "task.decline", a.id)))
+               (NoticeButton(N_("✅ I can help"), "task.accept", a.id), NoticeButton(N_("✖️ Decline"), "task.decline", a.id)))
         for a in buttons
     ), now=now)
     next_wave = now + timedelta(minutes=policy.wave_minutes)
@@ -446,7 +446,7 @@ async def _place(session: AsyncSession, task: VolunteerTask, assignment: TaskAss
         _schedule(session, TASK_REMINDER, task, due_at, now=now, user_id=volunteer.user_id,
                   payload={"assignment": assignment.id, "minutes": minutes})
     _case_event(session, task, EventKind.VOLUNTEER_COMING, now=now, actor=actor, subject_id=volunteer.user_id,
-                note=task.title)
+                note=volunteer.real_name)
     await _tell_resident(session, task, N_("🙋 For your request {number}: a volunteer, {name}, will come at {start} "
                                            "({title})."),
                          {"name": public_volunteer_name(volunteer.real_name), "start": timestamp(task.starts_at),
@@ -530,7 +530,7 @@ async def withdraw(session: AsyncSession, user: User, assignment_id: int, *, now
     volunteer = await session.get(Volunteer, user.id)
     owner = await _person(session, task.created_by_id)
     _case_event(session, task, EventKind.VOLUNTEER_WITHDRAWN, now=now, actor=user, subject_id=user.id,
-                note=task.title)
+                note=volunteer.real_name if volunteer else user.display_name)
     promoted = await _promote(session, task, now=now, policy=policy)
     params = {"name": volunteer.real_name if volunteer else user.display_name, "title": task.title,
               "start": timestamp(task.starts_at)}
