@@ -3,7 +3,10 @@
 A temporary SQLite database gets the sample world, the real bot polls the local
 emulator, and the emulator acts as the people of DESIGN.md. No token, no
 network. The conversation is printed as a transcript: a request filed, routed,
-declined and re-routed, accepted, a message exchange, resolved and rated.
+declined and re-routed, accepted, a message exchange; a volunteer registers and is
+approved, the social worker asks volunteers for the case, two are offered it, one
+withdraws after the day-before reminder and the waitlist fills the place; the case
+is resolved and rated. Time jumps to the day before the visit on the demo's own clock.
 """
 
 from __future__ import annotations
@@ -11,18 +14,31 @@ from __future__ import annotations
 import asyncio
 import logging
 import tempfile
-from datetime import timedelta
+from datetime import date, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 
 from bot.app import build_app
-from bot.clock import SystemClock
+from bot.clock import ManualClock, SystemClock
 from bot.config import Settings
 from bot.db import make_engine, make_session_factory
 from bot.migrate import upgrade
 from bot.services.world import seed_sample
-from models import ServiceRequest, SupportAssignment, User
+from models import (
+    IdDocument,
+    Role,
+    ServiceRequest,
+    Sex,
+    SupportAssignment,
+    User,
+    UserRole,
+    Volunteer,
+    VolunteerAvailability,
+    VolunteerStatus,
+    VolunteerTask,
+)
 from tgemu import BotAPIEmulator
 
 TOKEN = "100000:LINLI-DEMO"
@@ -36,6 +52,9 @@ STORY = {
         "reply": "可以，谢谢你们！",
         "summary": "已安排志愿者每周二、五帮忙买菜，并于周五陪同去医院复查。",
         "comment": "赵社工很耐心，谢谢！",
+        "task": "陪王阿姨买菜、去医院复查",
+        "place": "晨光社区3号楼2单元（王阿姨家）",
+        "withdraw": "临时要加班",
     },
     "en": {
         "client": "en",
@@ -44,8 +63,21 @@ STORY = {
         "reply": "Yes, thank you!",
         "summary": "A volunteer now shops for you on Tuesdays and Fridays and will take you to the check-up on Friday.",
         "comment": "Very patient and kind, thank you!",
+        "task": "Shopping and hospital visit with Mrs Wang",
+        "place": "Building 3, Unit 2, Chenguang (Mrs Wang's home)",
+        "withdraw": "Called in to work",
     },
 }
+
+
+# 张伟 registers in the demo; 刘芳 has been a volunteer of 晨光社区 for a while.
+VOLUNTEER_ID = "14010519900307008X"  # made up, with a valid check digit
+
+
+def visit_day(today: date) -> date:
+    """The Saturday the volunteers come: at least two days ahead, within the case's week."""
+    ahead = (5 - today.weekday()) % 7
+    return today + timedelta(days=ahead if ahead >= 2 else ahead + 7)
 
 
 async def run_demo(lang: str = "zh_CN", *, out=print) -> int:  # noqa: ANN001 - a print-like callable
@@ -60,6 +92,22 @@ async def run_demo(lang: str = "zh_CN", *, out=print) -> int:  # noqa: ANN001 - 
             world = await seed_sample(session, residents=False, now=SystemClock().now())
             # The staff read the transcript's language too.
             await session.execute(update(User).where(User.locale.is_not(None)).values(locale=lang))
+            # 刘芳, an approved volunteer of 晨光社区, free on Saturday mornings.
+            now = SystemClock().now()
+            liu = User(telegram_id=30002, first_name="刘芳", real_name="刘芳", locale=lang,
+                       community_id=world.communities["晨光社区"].id, created_at=now, last_seen_at=now)
+            session.add(liu)
+            await session.flush()
+            session.add_all([
+                UserRole(user_id=liu.id, role=Role.VOLUNTEER, granted_at=now),
+                Volunteer(user_id=liu.id, real_name="刘芳", sex=Sex.FEMALE, birth_date=date(1985, 6, 1),
+                          id_type=IdDocument.RESIDENT_ID, id_number_masked="**************0026",
+                          phone="+8613800000002", community_id=world.communities["晨光社区"].id,
+                          skills=["errands", "elder_care"], interests=[], consent_at=now,
+                          status=VolunteerStatus.APPROVED, volunteer_number="ZY2025000001",
+                          last_offered_at=now - timedelta(days=3), created_at=now, updated_at=now),
+                VolunteerAvailability(volunteer_id=liu.id, weekday=5, starts_at=time(8), ends_at=time(12)),
+            ])
             # 赵敏 of 桃园社区 supports 晨光社区 this month (the policy's "three areas plan").
             today = SystemClock().now().date()
             session.add(SupportAssignment(worker_id=world.people["zhao_min"].id,
@@ -70,7 +118,8 @@ async def run_demo(lang: str = "zh_CN", *, out=print) -> int:  # noqa: ANN001 - 
             settings = Settings(
                 bot_token=TOKEN, database_url=database_url, telegram_api_base=emulator.base_url, _env_file=None
             )
-            app = build_app(settings, engine=engine, per_chat_interval=0.05)
+            clock = ManualClock(SystemClock().now())  # the demo jumps to the day before the visit
+            app = build_app(settings, engine=engine, per_chat_interval=0.05, clock=clock)
             t = lambda msgid: app.i18n.gettext(msgid, locale=lang)  # noqa: E731 - the bot's own labels
             polling = asyncio.create_task(
                 app.start_polling(handle_signals=False, polling_timeout=1)
@@ -146,6 +195,109 @@ async def run_demo(lang: str = "zh_CN", *, out=print) -> int:  # noqa: ANN001 - 
                 await resident.send_text(story["reply"])
                 await helper.wait_for_message(story["reply"], after=helper_mark, timeout=10)
 
+                # 张伟 registers as a volunteer; 李静 approves him (he gets a volunteer number).
+                volunteer = emulator.user(30001, "张伟", language_code=story["client"])
+                await volunteer.send_text("/start")
+                await volunteer.wait_for_message(lambda m: label in m.buttons)
+                await volunteer.press(label)
+                await volunteer.wait_for_message(lambda m: t("🙋 Ask for help") in m.buttons)
+                await volunteer.send_text("/volunteer")
+                await volunteer.wait_for_message(t("What is your real name, as on your ID?"))
+                await volunteer.send_text("张伟")
+                await volunteer.wait_for_message(lambda m: t("Male") in m.buttons)
+                await volunteer.press(t("Male"))
+                await volunteer.wait_for_message(t("Your date of birth? Type it like 1990-03-07."))
+                await volunteer.send_text("1990-03-07")
+                await volunteer.wait_for_message(lambda m: t("Resident ID card (居民身份证)") in m.buttons)
+                await volunteer.press(t("Resident ID card (居民身份证)"))
+                await volunteer.wait_for_message(t("Only its last four characters are kept; the rest is checked and "
+                                                   "then masked."))
+                await volunteer.send_text(VOLUNTEER_ID)
+                await volunteer.wait_for_message(t("Your phone number, for the social worker who arranges your tasks? "
+                                                   "For example 13912345678."))
+                await volunteer.send_text("13912345678")
+                errands = t("Shopping and errands")
+                await volunteer.wait_for_message(lambda m: "▫️ " + errands in m.buttons)
+                await volunteer.press("▫️ " + errands)
+                await volunteer.wait_for_message(lambda m: "✅ " + errands in m.buttons)
+                await volunteer.press(t("Next ➡️"))
+                services = await volunteer.wait_for_message(lambda m: any(b.startswith("▫️ ") for b in m.buttons))
+                await volunteer.press(next(b for b in services.buttons if b.startswith("▫️ ")))
+                await volunteer.wait_for_message(lambda m: any(b.startswith("✅ ") for b in m.buttons))
+                await volunteer.press(t("Next ➡️"))
+                await volunteer.wait_for_message(lambda m: "▫️ " + t("Sat") in m.buttons)
+                await volunteer.press("▫️ " + t("Sat"))
+                await volunteer.wait_for_message(lambda m: "✅ " + t("Sat") in m.buttons)
+                await volunteer.press("▫️ " + t("Mornings 8–12"))
+                await volunteer.wait_for_message(lambda m: "✅ " + t("Mornings 8–12") in m.buttons)
+                await volunteer.press(t("Next ➡️"))
+                await volunteer.wait_for_message(t("Please check your registration:"))
+                await volunteer.press(t("⬜ I agree to the use of my data"))
+                await volunteer.wait_for_message(lambda m: t("☑️ I agree to the use of my data") in m.buttons)
+                worker_mark = worker.mark()
+                await volunteer.press(t("✅ Send registration"))
+                review = await worker.wait_for_message(lambda m: t("✅ Approve") in m.buttons, after=worker_mark,
+                                                       timeout=10)
+                volunteer_mark = volunteer.mark()
+                await worker.press(t("✅ Approve"), message_id=review.message_id)
+                await volunteer.wait_for_message(lambda m: "ZY" in m.text, after=volunteer_mark, timeout=10)
+
+                # 赵敏 asks volunteers for the case: Saturday 9:00, two hours, one person who can run errands.
+                liu_fang = emulator.user(30002, "刘芳", language_code=story["client"])
+                tz = ZoneInfo("Asia/Shanghai")
+                day = visit_day(clock.now().astimezone(tz).date())
+                await helper.press(t("🙋 Ask volunteers"), message_id=card.message_id)
+                await helper.wait_for_message(t("What should the volunteers do? Type a short title, like “Accompany "
+                                                "Mrs Wang to hospital”."))
+                await helper.send_text(story["task"])
+                await helper.wait_for_message(t("Where? Type the address or meeting point. You can also share a "
+                                                "location on the map."))
+                await helper.send_text(story["place"])
+                await helper.wait_for_message(t("Which day? Tap it, or type it like 2026-12-05."))
+                await helper.send_text(day.isoformat())
+                await helper.wait_for_message(lambda m: "09:00" in m.buttons)
+                await helper.press("09:00")
+                two_hours = t("{hours} h").format(hours="2")
+                await helper.wait_for_message(lambda m: two_hours in m.buttons)
+                await helper.press(two_hours)
+                await helper.wait_for_message(lambda m: "1" in m.buttons)
+                await helper.press("1")
+                await helper.wait_for_message(lambda m: "▫️ " + errands in m.buttons)
+                await helper.press("▫️ " + errands)
+                await helper.wait_for_message(lambda m: "✅ " + errands in m.buttons)
+                await helper.press(t("Next ➡️"))
+                await helper.wait_for_message(t("Please check the task:"))
+                volunteer_mark, liu_mark = volunteer.mark(), liu_fang.mark()
+                await helper.press(t("✅ Create and offer"))
+                await helper.wait_for_message(lambda m: m.text.startswith("📋"))
+
+                # Both are offered it; 张伟 answers first and has the place, 刘芳 is first on the waitlist.
+                offer = await volunteer.wait_for_message(lambda m: t("✅ I can help") in m.buttons,
+                                                         after=volunteer_mark, timeout=10)
+                other_offer = await liu_fang.wait_for_message(lambda m: t("✅ I can help") in m.buttons,
+                                                              after=liu_mark, timeout=10)
+                await volunteer.press(t("✅ I can help"), message_id=offer.message_id)
+                await volunteer.wait_for_message(lambda m: t("↩️ I can't come") in m.buttons)
+                await liu_fang.press(t("✅ I can help"), message_id=other_offer.message_id)
+                await liu_fang.wait_for_message(lambda m: t("↩️ I can't come") in m.buttons)
+
+                # The day before the visit: 张伟 is reminded, cannot come after all, and 刘芳 moves up.
+                async with session_factory() as session:
+                    starts = await session.scalar(select(VolunteerTask.starts_at))
+                clock.set(starts - timedelta(days=1))
+                volunteer_mark, liu_mark, resident_mark = volunteer.mark(), liu_fang.mark(), resident.mark()
+                helper_mark = helper.mark()
+                await app.sweeper.sweep()
+                reminder = await volunteer.wait_for_message(lambda m: t("✅ Still coming") in m.buttons,
+                                                            after=volunteer_mark, timeout=10)
+                await volunteer.press(t("↩️ I can't come"), message_id=reminder.message_id)
+                await volunteer.wait_for_message(lambda m: t("Yes, give up my place") in m.buttons)
+                await volunteer.press(t("Yes, give up my place"))
+                await liu_fang.wait_for_message(lambda m: m.text.startswith("🎉"), after=liu_mark, timeout=10)
+                await resident.wait_for_message(lambda m: "刘" in m.text, after=resident_mark, timeout=10)
+                await helper.wait_for_message(lambda m: m.text.startswith("↩️") and "刘芳" in m.text, after=helper_mark,
+                                              timeout=10)
+
                 # Done: 赵敏 resolves it; 王秀兰 confirms and rates the help.
                 resident_mark = resident.mark()
                 await helper.press(t("✅ Resolve"), message_id=card.message_id)
@@ -169,9 +321,12 @@ async def run_demo(lang: str = "zh_CN", *, out=print) -> int:  # noqa: ANN001 - 
             async with session_factory() as session:
                 number = await session.scalar(select(ServiceRequest.number))
             if lang == "zh_CN":
-                out(f"\n演示结束：王秀兰的求助 {number} 由李静转给赵敏受理、办结，王秀兰评价了5星。")
+                out(f"\n演示结束：王秀兰的求助 {number} 由李静转给赵敏受理；志愿者张伟注册并获批准，赵敏为这个个案请志愿者，"
+                    "张伟在前一天的提醒后退出，候补的刘芳递补；个案办结，王秀兰评价了5星。")
             else:
-                out(f"\nDemo finished: Wang Xiulan's request {number} went from Li Jing to Zhao Min, who resolved it; "
-                    "Wang Xiulan rated the help 5 stars.")
+                out(f"\nDemo finished: Wang Xiulan's request {number} went from Li Jing to Zhao Min; volunteer Zhang Wei "
+                    "registered and was approved, Zhao Min asked volunteers for the case, Zhang Wei withdrew after the "
+                    "day-before reminder and Liu Fang moved up from the waitlist; the case was resolved and Wang "
+                    "Xiulan rated the help 5 stars.")
         await engine.dispose()
     return 0

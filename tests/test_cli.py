@@ -131,8 +131,12 @@ def test_the_demo_tells_the_story_without_token_or_network(tmp_path: Path, lang:
     assert "王秀兰 ▶ /start" in transcript and "李静" in transcript
     if lang == "en":
         assert "Please check your request:" in transcript and "Timeline:" in transcript
+        # The volunteer part: registered and approved, offered, withdrawn after the reminder, the waitlist moved up.
+        assert "Please check the task:" in transcript and "Are you still coming?" in transcript
+        assert "刘芳 moved up from the waitlist" in transcript
     else:
         assert "请核对您的求助：" in transcript and "进展记录：" in transcript
+        assert "请核对任务：" in transcript and "您还能来吗？" in transcript and "候补的 刘芳 已递补获得名额" in transcript
     assert not list(tmp_path.iterdir())  # the demo leaves nothing behind
 
 
