@@ -17,6 +17,7 @@ from handlers import (
     resident,
     staff,
     team,
+    training,
     volunteer,
 )
 
@@ -29,6 +30,7 @@ ROUTERS: tuple[Router, ...] = (
     offers.router,
     casework.router,
     volunteer.router,
+    training.router,
     additions.router,
     staff.router,
     profile.router,
@@ -47,6 +49,7 @@ ROUTERS: tuple[Router, ...] = (
     volunteer.availability_dialog,
     volunteer.staff_dialog,
     volunteer.profile_dialog,
+    training.training_dialog,
     staff.invite_dialog,
     profile.specialties_dialog,
     team.team_dialog,

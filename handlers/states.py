@@ -130,3 +130,15 @@ class VolunteerProfileEdit(StatesGroup):
 
     menu = State()
     phone = State()
+
+
+class TrainingRecord(StatesGroup):
+    """/training: a social worker or coordinator records a training for volunteers (in this order)."""
+
+    name = State()
+    content = State()
+    hours = State()
+    organiser = State()
+    held_on = State()
+    volunteers = State()
+    summary = State()
