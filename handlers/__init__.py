@@ -18,6 +18,7 @@ from handlers import (
     staff,
     tasks,
     team,
+    training,
     volunteer,
 )
 
@@ -31,6 +32,7 @@ ROUTERS: tuple[Router, ...] = (
     casework.router,
     volunteer.router,
     tasks.router,
+    training.router,
     additions.router,
     staff.router,
     profile.router,
@@ -53,6 +55,7 @@ ROUTERS: tuple[Router, ...] = (
     tasks.create_dialog,
     tasks.manage_dialog,
     tasks.cancel_dialog,
+    training.training_dialog,
     staff.invite_dialog,
     profile.specialties_dialog,
     team.team_dialog,

@@ -148,9 +148,18 @@ def case_actions(request: ServiceRequest, *, offered: bool, holder: bool, manage
 
 
 def volunteer_actions() -> InlineKeyboardMarkup:
-    """Under a volunteer's status: change availability, or see what else the bot does."""
+    """Under a volunteer's status: change availability or details, see their trainings, or what else the bot does."""
     return InlineKeyboardMarkup(inline_keyboard=[
         [InlineKeyboardButton(text=_("🗓 Change when I am free"), callback_data=MenuCB(action="vol_availability").pack())],
         [InlineKeyboardButton(text=_("✏️ Change my phone, skills or services"), callback_data=MenuCB(action="vol_profile").pack())],
+        [InlineKeyboardButton(text=_("📚 My trainings"), callback_data=MenuCB(action="vol_trainings").pack())],
         [InlineKeyboardButton(text=_("❓ Help"), callback_data=MenuCB(action="help").pack())],
     ])
+
+
+def training_overview(roles: frozenset[Role]) -> InlineKeyboardMarkup:
+    """Under the trainings a staff member recorded: record another, and the main menu."""
+    builder = InlineKeyboardBuilder()
+    builder.row(InlineKeyboardButton(text=_("📚 Record a training"), callback_data=MenuCB(action="training_new").pack()))
+    builder.attach(InlineKeyboardBuilder.from_markup(main_menu(roles)))
+    return builder.as_markup()

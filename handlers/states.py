@@ -162,3 +162,15 @@ class TaskCancel(StatesGroup):
     """A social worker cancels a task, with the reason everyone reads."""
 
     reason = State()
+
+
+class TrainingRecord(StatesGroup):
+    """/training: a social worker or coordinator records a training for volunteers (in this order)."""
+
+    name = State()
+    content = State()
+    hours = State()
+    organiser = State()
+    held_on = State()
+    volunteers = State()
+    summary = State()
