@@ -43,8 +43,10 @@ def help_text(user: User) -> str:
         lines.append(_("/volunteers — the volunteers you look after: approve, suspend, reinstate"))
         lines.append(_("/training — record a training for volunteers"))
         lines.append(_("/trainings — the trainings you recorded"))
+        lines.append(_("/tasks — volunteer tasks: create one, see who is coming"))
     elif user.has_role(Role.VOLUNTEER):
         lines.append(_("/trainings — the trainings on your volunteer record"))
+        lines.append(_("/tasks — your volunteer tasks and offers"))
     if user.has_role(Role.COORDINATOR):
         if not user.has_role(Role.SOCIAL_WORKER):
             lines.append(_("/cases — requests waiting for a social worker, and overdue ones"))

@@ -152,6 +152,7 @@ def volunteer_actions() -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=[
         [InlineKeyboardButton(text=_("🗓 Change when I am free"), callback_data=MenuCB(action="vol_availability").pack())],
         [InlineKeyboardButton(text=_("✏️ Change my phone, skills or services"), callback_data=MenuCB(action="vol_profile").pack())],
+        [InlineKeyboardButton(text=_("📋 My tasks"), callback_data=MenuCB(action="vol_tasks").pack())],
         [InlineKeyboardButton(text=_("📚 My trainings"), callback_data=MenuCB(action="vol_trainings").pack())],
         [InlineKeyboardButton(text=_("❓ Help"), callback_data=MenuCB(action="help").pack())],
     ])

@@ -49,7 +49,7 @@ from bot.services import requests, tasks, volunteers
 from bot.services.errors import N_, DomainError, InvalidInput
 from bot.services.tasks import TaskForm, TaskPolicy
 from bot.transaction import end_transaction
-from handlers.callbacks import AssignmentCB, CaseCB, TaskCB
+from handlers.callbacks import AssignmentCB, CaseCB, MenuCB, TaskCB
 from handlers.filters import not_command
 from handlers.states import TaskAdd, TaskCancel, TaskCreate, TaskList
 from handlers.texts import error_text, esc, locale
@@ -171,6 +171,17 @@ async def tasks_command(message: Message, user: User, session: AsyncSession, clo
         return
     await message.answer(_("/tasks lists volunteer tasks: it is for volunteers and social workers. To volunteer, "
                            "send /volunteer."))
+
+
+@router.callback_query(MenuCB.filter(F.action == "vol_tasks"))
+async def volunteer_tasks_button(query: CallbackQuery, session: AsyncSession, user: User, clock: Clock) -> None:
+    if not user.has_role(Role.VOLUNTEER):
+        await query.answer(_("You are not registered as a volunteer yet: send /volunteer to register."),
+                           show_alert=True)
+        return
+    text, markup = await volunteer_tasks(session, user, now=clock.now())
+    await query.answer()
+    await query.message.answer(text, reply_markup=markup)
 
 
 async def volunteer_tasks(session: AsyncSession, user: User, *, now: datetime) -> tuple[str, InlineKeyboardMarkup |

@@ -805,6 +805,7 @@ async def _load_profile(_data: Any, manager: DialogManager) -> None:
         return
     manager.dialog_data["phone"] = profile.phone
     manager.dialog_data["skills_other"] = profile.skills_other
+    manager.dialog_data["located"] = profile.latitude is not None
     for code in profile.skills:
         await manager.find("skills").set_checked(code, True)
     for category_id in profile.interests:
@@ -820,6 +821,13 @@ async def _new_phone(message: Message, _widget: Any, manager: DialogManager) -> 
     await manager.switch_to(VolunteerProfileEdit.menu, show_mode=ShowMode.SEND)
 
 
+async def _location_shared(message: Message, _widget: Any, manager: DialogManager) -> None:
+    """Where they usually set out from: dispatch offers nearby tasks first (kept only as coordinates)."""
+    manager.dialog_data["location"] = [message.location.latitude, message.location.longitude]
+    manager.dialog_data["located"] = True
+    manager.show_mode = ShowMode.SEND
+
+
 async def _profile_saved(query: CallbackQuery, _button: Any, manager: DialogManager) -> None:
     session, user = session_of(manager), user_of(manager)
     clock: Clock = manager.middleware_data["clock"]
@@ -827,7 +835,9 @@ async def _profile_saved(query: CallbackQuery, _button: Any, manager: DialogMana
         await volunteers.update_profile(
             session, user, phone=manager.dialog_data.get("phone"),
             skills=manager.find("skills").get_checked(), skills_other=manager.dialog_data.get("skills_other"),
-            interests=[int(i) for i in manager.find("interests").get_checked() if i.isdigit()], now=clock.now(),
+            interests=[int(i) for i in manager.find("interests").get_checked() if i.isdigit()],
+            location=tuple(manager.dialog_data["location"]) if manager.dialog_data.get("location") else None,
+            now=clock.now(),
         )
     except DomainError as error:
         await query.answer(error_text(error), show_alert=True)
@@ -841,12 +851,15 @@ async def _profile_saved(query: CallbackQuery, _button: Any, manager: DialogMana
 
 async def _profile_values(dialog_manager: DialogManager, **kwargs: Any) -> dict[str, Any]:
     values = await _choices(dialog_manager, **kwargs)
-    return {**values, "phone": esc(dialog_manager.dialog_data.get("phone") or "")}
+    return {**values, "phone": esc(dialog_manager.dialog_data.get("phone") or ""),
+            "located": bool(dialog_manager.dialog_data.get("located"))}
 
 
 profile_dialog = Dialog(
     Window(
         Lines(Tr("Your volunteer details. Tap to change, then “Save”."), Tr("Phone: {phone}"),
+              Tr("📍 Where you set out from: shared", when="located"),
+              Tr("Share a location (📎 → Location) to be offered nearby tasks first."),
               Tr("You can also type other skills in your own words."),
               Tr("Your own words: {skills_other}", when="skills_other")),
         Group(Multiselect(Format("✅ {item[1]}"), Format("▫️ {item[1]}"), id="skills",
@@ -854,6 +867,7 @@ profile_dialog = Dialog(
         Column(Multiselect(Format("✅ {item[1]}"), Format("▫️ {item[1]}"), id="interests",
                            item_id_getter=lambda i: i[0], items="services")),
         MessageInput(_other_skills, content_types=[ContentType.TEXT], filter=not_command),
+        MessageInput(_location_shared, content_types=[ContentType.LOCATION]),
         SwitchTo(Tr("📞 Change my phone"), id="phone", state=VolunteerProfileEdit.phone),
         Row(Button(Tr("💾 Save"), id="save", on_click=_profile_saved),
             Button(Tr("✖️ Cancel"), id="cancel", on_click=_edit_cancelled)),

@@ -365,3 +365,43 @@ async def test_a_hundred_volunteers_pressing_accept_at_once_fill_three_places_an
                                               "starts.", title="大扫除", when=when))]
     positions = sorted(int(m.group(1)) for s in said if (m := re.search(r"候补第 (\d+) 位", s)))
     assert len(placed) == 3 and positions == list(range(1, 98))
+
+
+@pytest.mark.parametrize("lang", ["zh_CN", "en"])
+async def test_a_volunteer_shares_where_they_set_out_from_and_sees_their_tasks(emulator, session, world, lang):
+    from models import Volunteer
+
+    person = await volunteer_person(session, emulator, "张伟", "晨光社区", world, lang)
+    li_jing = await session.get(User, world.people["li_jing"].id)
+    task, offered = await tasks.create(session, li_jing, tasks.TaskForm(
+        kind=tasks.TaskKind.COMMUNITY, title="敬老", place="活动中心", starts_at=next_saturday(9),
+        ends_at=next_saturday(11), needed=1, skills=("errands",)), now=CLOCK.now(), policy=POLICY)
+    assert offered == 1
+    when = _when(task, lang)
+    await session.commit()
+    await person.wait_for_message(has_button(T("✅ I can help", lang)), timeout=10)
+
+    await person.send_text("/volunteer")
+    await person.wait_for_message(has_button(T("📋 My tasks", lang)))
+    await person.press(T("📋 My tasks", lang))
+    listing = await person.wait_for_message(T("Your volunteer tasks:", lang))
+    assert "敬老" in listing.text and when in listing.text and T("🙋 offered to you", lang) in listing.text
+    await person.press(T("✅ Accept: {title}", lang, title="敬老"))
+    await person.wait_for_message(T("✅ You have a place: {title}, {when}. You will be reminded before it starts.", lang,
+                                    title="敬老", when=when))
+    await person.send_text("/tasks")
+    listing = await person.wait_for_message(T("Your volunteer tasks:", lang))
+    assert T("✅ you have a place", lang) in listing.text
+
+    await person.send_text("/volunteer")
+    await person.wait_for_message(has_button(T("✏️ Change my phone, skills or services", lang)))
+    await person.press(T("✏️ Change my phone, skills or services", lang))
+    await person.wait_for_message(T("Share a location (📎 → Location) to be offered nearby tasks first.", lang))
+    await person.send_location(37.8712, 112.5491)
+    await person.wait_for_message(T("📍 Where you set out from: shared", lang))
+    await person.press(T("💾 Save", lang))
+    await person.wait_for_message(T("Saved: your volunteer details are up to date.", lang))
+    user_id = await _user(session, person)
+    row = await session.get(Volunteer, user_id, populate_existing=True)
+    assert (row.latitude, row.longitude) == (37.8712, 112.5491)
+    await session.commit()

@@ -472,10 +472,11 @@ async def for_review(session: AsyncSession, reviewer: User, volunteer_user_id: i
 
 async def update_profile(
     session: AsyncSession, user: User, *, phone: str | None = None, skills: Iterable[str] | None = None,
-    skills_other: str | None = None, interests: Iterable[int] | None = None, now: datetime,
+    skills_other: str | None = None, interests: Iterable[int] | None = None,
+    location: tuple[float, float] | None = None, now: datetime,
 ) -> Volunteer:
-    """A volunteer changes their phone, skills or the services they would help with (each checked as at
-    registration; what is not given stays)."""
+    """A volunteer changes their phone, skills, the services they would help with, or where they usually set
+    out from (each checked as at registration; what is not given stays)."""
     volunteer = await session.get(Volunteer, user.id)
     if volunteer is None or volunteer.status is VolunteerStatus.REJECTED:
         raise NotFound(N_("You are not registered as a volunteer yet: send /volunteer to register."))
@@ -491,5 +492,10 @@ async def update_profile(
         if chosen - offered:
             raise InvalidInput(N_("Please choose the services from the list."))
         volunteer.interests = sorted(chosen)
+    if location is not None:
+        latitude, longitude = location
+        if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+            raise InvalidInput(N_("This location cannot be used. Please share it again from the map."))
+        volunteer.latitude, volunteer.longitude = latitude, longitude
     volunteer.updated_at = now
     return volunteer
