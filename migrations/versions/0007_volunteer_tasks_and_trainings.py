@@ -6,6 +6,8 @@
   withdrawn, expired, cancelled).
 - `training`, `training_attendee`: trainings recorded for volunteers.
 - `volunteer`: an optional location and `last_offered_at` (dispatch rotates offers).
+- `volunteer_availability`: one index led by the volunteer (dispatch's per-candidate check)
+  instead of a weekday-first one and a volunteer-only one.
 - `reminder.task_id`: task reminders are cancelled with their task.
 - request event kinds for a case's volunteer task.
 
@@ -131,6 +133,12 @@ def upgrade() -> None:
         batch_op.create_index('ix_volunteer_community_status', ['community_id', 'status', 'last_offered_at'], unique=False)
         batch_op.create_index('ix_volunteer_status_offered', ['status', 'last_offered_at'], unique=False)
 
+    with op.batch_alter_table('volunteer_availability', schema=None) as batch_op:
+        batch_op.drop_index('ix_volunteer_availability_weekday')
+        batch_op.drop_index(batch_op.f('ix_volunteer_availability_volunteer_id'))
+        batch_op.create_index('ix_volunteer_availability_volunteer_weekday',
+                              ['volunteer_id', 'weekday', 'starts_at', 'ends_at'], unique=False)
+
     # Batch mode: SQLite changes a CHECK constraint only by rebuilding the table.
     with op.batch_alter_table("request_event") as batch_op:
         batch_op.drop_constraint(op.f("ck_request_event_kind"), type_="check")
@@ -139,6 +147,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('volunteer_availability', schema=None) as batch_op:
+        batch_op.drop_index('ix_volunteer_availability_volunteer_weekday')
+        batch_op.create_index(batch_op.f('ix_volunteer_availability_volunteer_id'), ['volunteer_id'], unique=False)
+        batch_op.create_index('ix_volunteer_availability_weekday', ['weekday', 'starts_at', 'ends_at'], unique=False)
     op.execute(f"DELETE FROM request_event WHERE kind NOT IN ({', '.join(repr(k) for k in KINDS_BEFORE)})")
     with op.batch_alter_table("request_event") as batch_op:
         batch_op.drop_constraint(op.f("ck_request_event_kind"), type_="check")
