@@ -40,6 +40,7 @@ class TaskCB(CallbackData, prefix="task"):
 class AssignmentCB(CallbackData, prefix="asg"):
     action: str  # accept | decline | withdraw | withdraw_yes | keep | confirm
     id: int  # the task assignment's id
+    listed: bool = False  # pressed in the /tasks list (which is shown again afterwards), not on a notice
 
 
 NOTICE_ACTIONS = {

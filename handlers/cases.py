@@ -25,7 +25,7 @@ from bot.i18n import format_local_time
 from bot.services import cases, casework, notices, requests, tasks
 from bot.services.errors import N_, DomainError
 from bot.services.risk import CATEGORY_LABELS
-from bot.services.tasks import public_volunteer_name
+from bot.services.tasks import SYSTEM_REASONS, public_volunteer_name
 from handlers import keyboards
 from handlers.additions import end_adding
 from handlers.callbacks import MenuCB, RequestCB
@@ -100,7 +100,9 @@ def _task_event(event: RequestEvent, tasks: Mapping[int, VolunteerTask], tz: str
             return _("volunteer {name} can no longer come (“{title}”)").format(name=esc(event.note or ""), title=title)
         return _("a volunteer can no longer come; another is being arranged")
     if staff:
-        return _("volunteer task cancelled: “{reason}”").format(reason=esc(event.note or ""))
+        reason = event.note or ""
+        reason = _(reason) if reason in SYSTEM_REASONS else reason
+        return _("volunteer task cancelled: “{reason}”").format(reason=esc(reason))
     return _("the volunteer visit was cancelled")
 
 

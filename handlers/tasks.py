@@ -32,7 +32,18 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from aiogram_dialog import Dialog, DialogManager, ShowMode, StartMode, Window
 from aiogram_dialog.widgets.input import MessageInput
-from aiogram_dialog.widgets.kbd import Button, Calendar, Cancel, Column, Group, Multiselect, Row, ScrollingGroup, Select
+from aiogram_dialog.widgets.kbd import (
+    Back,
+    Button,
+    Calendar,
+    Cancel,
+    Column,
+    Group,
+    Multiselect,
+    Row,
+    ScrollingGroup,
+    Select,
+)
 from aiogram_dialog.widgets.kbd.calendar_kbd import (
     CalendarDaysView,
     CalendarMonthView,
@@ -65,7 +76,7 @@ KIND_LABELS = {TaskKind.CASE: N_("Help with a case"), TaskKind.GROUP: N_("Group 
 START_TIMES = [time(h, m) for h in range(8, 21) for m in (0, 30) if (h, m) != (20, 30)]
 LENGTHS = (60, 90, 120, 180, 240)  # minutes
 DAY = re.compile(r"(?:(\d{4})\s*[-/.年]\s*)?(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?")
-CLOCK_TIME = re.compile(r"(\d{1,2})(?:[:：.](\d{2})|点(半|(\d{1,2})分?)?)")
+CLOCK_TIME = re.compile(r"(上午|早上|中午|下午|晚上)?\s*(\d{1,2})(?:[:：.](\d{2})|点(半|(\d{1,2})分?)?)")
 
 
 def parse_day(text: str | None, today: date) -> date:
@@ -82,6 +93,8 @@ def parse_day(text: str | None, today: date) -> date:
         raise InvalidInput(N_("{text} is not a real date. Please type it like 2026-12-05."), text=text) from None
     if chosen < today:
         raise InvalidInput(N_("That day has passed. Please choose today or a later day."))
+    if chosen > today + tasks.FURTHEST:
+        raise InvalidInput(N_("Tasks can be planned at most {days} days ahead."), days=tasks.FURTHEST.days)
     return chosen
 
 
@@ -90,8 +103,10 @@ def parse_clock(text: str | None) -> time:
     match = CLOCK_TIME.fullmatch((text or "").strip())
     if match is None:
         raise InvalidInput(N_("Please tap a time, or type it like 09:30."))
-    hour = int(match.group(1))
-    minute = int(match.group(2) or (30 if match.group(3) == "半" else (match.group(4) or 0)))
+    period, hour = match.group(1), int(match.group(2))
+    minute = int(match.group(3) or (30 if match.group(4) == "半" else (match.group(5) or 0)))
+    if period in ("下午", "晚上") and hour < 12 or period == "中午" and hour < 6:
+        hour += 12
     try:
         return time(hour, minute)
     except ValueError:
@@ -201,12 +216,14 @@ async def volunteer_tasks(session: AsyncSession, user: User, *, now: datetime) -
         if assignment.status is AssignmentStatus.OFFERED:
             builder.row(
                 InlineKeyboardButton(text=_("✅ Accept: {title}").format(title=short),
-                                     callback_data=AssignmentCB(action="accept", id=assignment.id).pack()),
+                                     callback_data=AssignmentCB(action="accept", id=assignment.id, listed=True).pack()),
                 InlineKeyboardButton(text=_("✖️ Decline"),
-                                     callback_data=AssignmentCB(action="decline", id=assignment.id).pack()))
+                                     callback_data=AssignmentCB(action="decline", id=assignment.id,
+                                                                listed=True).pack()))
         else:
-            builder.row(InlineKeyboardButton(text=_("↩️ I can't come: {title}").format(title=short),
-                                             callback_data=AssignmentCB(action="withdraw", id=assignment.id).pack()))
+            builder.row(InlineKeyboardButton(
+                text=_("↩️ I can't come: {title}").format(title=short),
+                callback_data=AssignmentCB(action="withdraw", id=assignment.id, listed=True).pack()))
     return "\n".join(lines), builder.as_markup()
 
 
@@ -217,7 +234,7 @@ async def _my_tasks(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str, 
     for task in rows:
         mark = "✖️ " if task.status is TaskStatus.CANCELLED else ("✔️ " if task.ends_at <= clock.now() else "")
         items.append((str(task.id), f"{mark}{task.title} · {_period_text(task)}"))
-    return {"items": items, "empty": not items}
+    return {"items": items, "empty": not items, "may_create": _may_create_activity(user_of(dialog_manager))}
 
 
 async def _task_chosen(query: CallbackQuery, _widget: Any, manager: DialogManager, item_id: str) -> None:
@@ -230,6 +247,10 @@ async def _task_chosen(query: CallbackQuery, _widget: Any, manager: DialogManage
 
 
 async def _new_from_list(query: CallbackQuery, _button: Any, manager: DialogManager) -> None:
+    if not _may_create_activity(user_of(manager)):
+        await query.answer(_("Only a social worker with a home community can create its activities."),
+                           show_alert=True)
+        return
     await manager.start(TaskCreate.kind, data={}, mode=StartMode.RESET_STACK)
 
 
@@ -238,7 +259,7 @@ task_list_dialog = Dialog(
         Lines(Tr("📋 Your volunteer tasks. Tap one to see who is coming."), Tr("None yet.", when="empty")),
         ScrollingGroup(Select(Format("{item[1]}"), id="task", item_id_getter=lambda i: i[0], items="items",
                               on_click=_task_chosen), id="taskpages", width=1, height=8, hide_on_single_page=True),
-        Button(Tr("➕ New activity"), id="new", on_click=_new_from_list),
+        Button(Tr("➕ New activity"), id="new", on_click=_new_from_list, when="may_create"),
         Cancel(Tr("✖️ Close")),
         state=TaskList.browse,
         getter=_my_tasks,
@@ -274,10 +295,16 @@ def _case_start(request: ServiceRequest) -> dict[str, Any]:
             "has_location": request.latitude is not None}
 
 
+def _may_create_activity(user: User) -> bool:
+    worker = user.social_worker
+    return user.has_role(Role.SOCIAL_WORKER) and worker is not None and worker.home_community_id is not None
+
+
 @router.callback_query(TaskCB.filter(F.action == "new"))
 async def new_activity(query: CallbackQuery, user: User, dialog_manager: DialogManager) -> None:
-    if not _is_staff(user):
-        await query.answer(_("Only social workers can create volunteer tasks."), show_alert=True)
+    if not _may_create_activity(user):
+        await query.answer(_("Only a social worker with a home community can create its activities."),
+                           show_alert=True)
         return
     await query.answer()
     await close_dialogs(dialog_manager)
@@ -411,8 +438,11 @@ def _check_end(manager: DialogManager, end: datetime) -> DomainError | None:
     start = _local(manager, time.fromisoformat(manager.dialog_data["start"]))
     if end <= start:
         return InvalidInput(N_("The end must be after the start."))
-    if end - start > tasks.LONGEST or end.date() != start.date():
+    if end.date() != start.date():
         return InvalidInput(N_("A task must end on the day it starts: for longer, make one task per day."))
+    if end - start > tasks.LONGEST:
+        return InvalidInput(N_("A task lasts at most {hours} hours: for longer, make one task per day."),
+                            hours=int(tasks.LONGEST.total_seconds() // 3600))
     manager.dialog_data["end"] = end.strftime("%H:%M")
     return None
 
@@ -550,7 +580,8 @@ create_dialog = Dialog(
               Tr("What should the volunteers do? Type a short title, like “Accompany Mrs Wang to hospital”.")),
         Button(Format("📝 {suggested}"), id="suggested", on_click=_use_suggested, when="for_case"),
         *_typed(_title_given),
-        Row(back_button(), _cancel()),
+        # A case's task starts here: Back would lead to the choice of activity kind, which is not its own.
+        Row(Back(Tr("⬅️ Back"), id="back", when=~F["for_case"]), _cancel()),
         state=TaskCreate.title,
         getter=_form_values,
     ),
@@ -631,7 +662,9 @@ def task_card(roster: tasks.Roster, now: datetime) -> str:
     task = roster.task
     lines = [f"📋 <b>{esc(task.title)}</b>"]
     if task.status is TaskStatus.CANCELLED:
-        lines.append(_("✖️ Cancelled: “{reason}”").format(reason=esc(task.cancel_reason or "")))
+        reason = task.cancel_reason or ""
+        reason = _(reason) if reason in tasks.SYSTEM_REASONS else reason  # a reason the bot gave, translated
+        lines.append(_("✖️ Cancelled: “{reason}”").format(reason=esc(reason)))
     elif task.ends_at <= now:
         lines.append(_("✔️ Over"))
     lines += [
@@ -670,7 +703,7 @@ def task_markup(roster: tasks.Roster, now: datetime) -> InlineKeyboardMarkup | N
     if task.starts_at > now and roster.open_places:
         add(_("➕ Add a volunteer"), "add")
         add(_("📣 Offer to more volunteers"), "more")
-    add(_("🔄 Refresh"), "view")
+    add(_("🔄 Refresh"), "refresh")
     add(_("✖️ Cancel the task"), "cancel")
     return builder.as_markup()
 
@@ -686,7 +719,7 @@ async def send_task_card(query: CallbackQuery, session: AsyncSession, user: User
     await query.message.answer(task_card(roster, now), reply_markup=task_markup(roster, now))
 
 
-@router.callback_query(TaskCB.filter(F.action == "view"))
+@router.callback_query(TaskCB.filter(F.action.in_({"view", "refresh"})))
 async def view_task(query: CallbackQuery, callback_data: TaskCB, session: AsyncSession, user: User,
                     clock: Clock) -> None:
     try:
@@ -697,8 +730,7 @@ async def view_task(query: CallbackQuery, callback_data: TaskCB, session: AsyncS
     now = clock.now()
     text, markup = task_card(roster, now), task_markup(roster, now)
     await query.answer()
-    is_card = bool(query.message.text and query.message.text.startswith("📋"))
-    if is_card:
+    if callback_data.action == "refresh":  # pressed on the card itself: it is brought up to date in place
         try:
             await query.message.edit_text(text, reply_markup=markup)
         except TelegramBadRequest as error:
@@ -752,7 +784,8 @@ async def _addable(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str, A
                                      int(dialog_manager.start_data["task_id"]), now=clock.now(), policy=policy)
     except DomainError:
         people = []
-    return {"people": [(str(c.volunteer_id), c.name + ("" if c.same_community else " ·🏘")) for c in people],
+    return {"people": [(str(vid), name + ("" if free else " " + _("(not usually free then)")))
+                       for vid, name, free in people],
             "empty": not people, "title": esc(dialog_manager.start_data["title"])}
 
 
@@ -832,8 +865,22 @@ def _withdraw_markup(assignment_id: int) -> InlineKeyboardMarkup:
         text=_("↩️ I can't come"), callback_data=AssignmentCB(action="withdraw", id=assignment_id).pack())]])
 
 
-async def _edit(query: CallbackQuery, said: str, markup: InlineKeyboardMarkup | None) -> None:
-    """The notice keeps its text and says what the press did, with the buttons that still make sense."""
+async def _edit(query: CallbackQuery, said: str, markup: InlineKeyboardMarkup | None,
+                callback_data: AssignmentCB | None = None, *, session: AsyncSession | None = None,
+                user: User | None = None, now: datetime | None = None) -> None:
+    """The notice keeps its text and says what the press did, with the buttons that still make sense.
+
+    Pressed in the /tasks list, the list is shown again, up to date, under what the press did:
+    the other tasks keep their buttons.
+    """
+    if callback_data is not None and callback_data.listed and session is not None and user is not None:
+        text, markup = await volunteer_tasks(session, user, now=now)
+        said = f"{said}\n\n{text}"
+        try:
+            await query.message.edit_text(said, reply_markup=markup)
+        except TelegramBadRequest as error:
+            log.debug("task list not edited: %s", error.message)
+        return
     base = query.message.html_text if query.message and query.message.text else ""
     marker = "\n\n— "
     base = base.split(marker)[0]
@@ -860,7 +907,8 @@ async def accept_task(query: CallbackQuery, callback_data: AssignmentCB, session
         said = _("⏳ All places are taken: you are number {position} on the waitlist. You will be told here if a "
                  "place opens.").format(position=position)
     await query.answer(_("Thank you!"))
-    await _edit(query, said, _withdraw_markup(callback_data.id))
+    await _edit(query, said, _withdraw_markup(callback_data.id), callback_data, session=session, user=user,
+                now=clock.now())
 
 
 @router.callback_query(AssignmentCB.filter(F.action == "decline"))
@@ -873,7 +921,8 @@ async def decline_task(query: CallbackQuery, callback_data: AssignmentCB, sessio
         return
     await end_transaction(session)
     await query.answer()
-    await _edit(query, _("Declined. Thank you for answering; other tasks will still be offered to you."), None)
+    await _edit(query, _("Declined. Thank you for answering; other tasks will still be offered to you."), None,
+                callback_data, session=session, user=user, now=clock.now())
 
 
 @router.callback_query(AssignmentCB.filter(F.action == "withdraw"))
@@ -889,11 +938,13 @@ async def ask_withdraw(query: CallbackQuery, callback_data: AssignmentCB, sessio
         await query.answer(_("You have no place in “{title}” to give up.").format(title=task.title), show_alert=True)
         return
     await query.answer()
+    listed = callback_data.listed
     await query.message.edit_reply_markup(reply_markup=InlineKeyboardMarkup(inline_keyboard=[
         [InlineKeyboardButton(text=_("Yes, give up my place"),
-                              callback_data=AssignmentCB(action="withdraw_yes", id=assignment.id).pack())],
+                              callback_data=AssignmentCB(action="withdraw_yes", id=assignment.id,
+                                                         listed=listed).pack())],
         [InlineKeyboardButton(text=_("No, I am coming"),
-                              callback_data=AssignmentCB(action="keep", id=assignment.id).pack())],
+                              callback_data=AssignmentCB(action="keep", id=assignment.id, listed=listed).pack())],
     ]))
 
 
@@ -909,23 +960,27 @@ async def withdraw_task(query: CallbackQuery, callback_data: AssignmentCB, sessi
     await end_transaction(session)
     await query.answer()
     await _edit(query, _("You gave up your place in “{title}”; the social worker has been told. Thank you for saying "
-                         "so in time.").format(title=esc(title)), None)
+                         "so in time.").format(title=esc(title)), None, callback_data, session=session, user=user,
+                now=clock.now())
 
 
 @router.callback_query(AssignmentCB.filter(F.action.in_({"keep", "confirm"})))
 async def still_coming(query: CallbackQuery, callback_data: AssignmentCB, session: AsyncSession, user: User,
                        clock: Clock) -> None:
+    """"Still coming" after a reminder, or "No, I am coming" after asking to give up: both are a yes."""
     try:
-        if callback_data.action == "confirm":
+        assignment, _task = await tasks.assignment_of(session, user, callback_data.id)
+        if assignment.status is AssignmentStatus.ACCEPTED or callback_data.action == "confirm":
             await tasks.confirm(session, user, callback_data.id, now=clock.now())
-        else:
-            await tasks.assignment_of(session, user, callback_data.id)
     except DomainError as error:
         await query.answer(error_text(error), show_alert=True)
         return
     await end_transaction(session)
     await query.answer(_("Thank you! See you there."))
-    if callback_data.action == "confirm":
+    if callback_data.listed:
+        text, markup = await volunteer_tasks(session, user, now=clock.now())
+        await query.message.edit_text(text, reply_markup=markup)
+    elif callback_data.action == "confirm":
         await _edit(query, _("✅ You said you are coming."), _withdraw_markup(callback_data.id))
     else:
         await query.message.edit_reply_markup(reply_markup=_withdraw_markup(callback_data.id))

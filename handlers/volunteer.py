@@ -754,7 +754,7 @@ async def _suspend_reason(message: Message, _widget: Any, manager: DialogManager
     session = session_of(manager)
     try:
         await volunteers.suspend(session, user_of(manager), int(manager.dialog_data["volunteer"]), message.text,
-                                 now=clock.now())
+                                 now=clock.now(), policy=manager.middleware_data["task_policy"])
     except InvalidInput as error:
         await _refuse(message, manager, error)
         return

@@ -128,12 +128,17 @@ async def test_a_case_gets_a_volunteer_who_is_reminded_and_withdraws_and_the_wai
     assert T("a volunteer, {name}, will come at {when}", lang, name="张", when=_start(task, lang)) in own.text
     assert "张伟" not in own.text
 
-    # A double press changes nothing and says so.
-    query = await first.press(T("↩️ I can't come", lang))
+    # A second press of the offer's button changes nothing and says so.
+    again = await first.press_data(AssignmentCB(action="accept", id=await _assignment_id(session, task.id, first))
+                                   .pack(), message_id=offer.message_id)
+    answer = await first.wait_for_callback_answer(again)
+    assert answer.text == T("You already have a place in “{title}”.", lang, title="陪王阿姨买菜")
+    # "I can't come" asks first; "No, I am coming" keeps the place.
+    await first.press(T("↩️ I can't come", lang))
     await first.wait_for_message(has_button(T("Yes, give up my place", lang)))
     await first.press(T("No, I am coming", lang))
     await first.wait_for_message(has_button(T("↩️ I can't come", lang)))
-    assert query
+    assert (await assignments(session, task.id))[await _user(session, first)] is AssignmentStatus.ACCEPTED
 
     # The day before: a reminder with "still coming?" — once, however often the sweeper runs.
     CLOCK.set(starts - timedelta(days=1))
@@ -186,6 +191,14 @@ def _start(task: VolunteerTask, lang: str) -> str:
     from bot.i18n import format_local_time
 
     return format_local_time(task.starts_at, lang, "Asia/Shanghai")
+
+
+async def _assignment_id(session, task_id: int, person) -> int:  # noqa: ANN001
+    user_id = await _user(session, person)
+    found = await session.scalar(select(TaskAssignment.id).where(TaskAssignment.task_id == task_id,
+                                                                 TaskAssignment.volunteer_id == user_id))
+    await session.commit()
+    return found
 
 
 async def _user(session, person) -> int:  # noqa: ANN001
@@ -243,7 +256,8 @@ async def test_bad_input_while_creating_an_activity_is_refused_step_by_step_and_
     await sun.send_text("08:00")
     await sun.wait_for_message(T("The end must be after the start.", lang))
     await sun.send_text("23:59")  # more than 12 hours
-    await sun.wait_for_message(T("A task must end on the day it starts: for longer, make one task per day.", lang))
+    await sun.wait_for_message(T("A task lasts at most {hours} hours: for longer, make one task per day.", lang,
+                                 hours=12))
     await sun.send_text("11:30")
     await sun.wait_for_message(T("How many volunteers are needed? Tap it, or type a number.", lang))
     await sun.send_text("0")

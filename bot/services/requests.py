@@ -417,6 +417,9 @@ async def cancel_request(session: AsyncSession, resident: User, request_id: int,
                              from_status=previous, to_status=RequestStatus.CANCELLED, created_at=now))
     recipients = await handlers_of(session, request)
     await cases.withdraw_offers(session, request, now=now)
+    from bot.services import tasks  # tasks reads requests' cases; imported here to keep the graph simple
+
+    await tasks.cancel_for_request(session, request.id, now=now)  # volunteers are not sent to the door
     enqueue(
         session,
         *(

@@ -23,17 +23,18 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from bot.services import dispatch
 from bot.services.errors import N_, InvalidInput, InvalidState, NotFound, PermissionDenied
-from bot.services.notices import Notice, NoticeButton, enqueue, localized, period, timestamp
+from bot.services.notices import Notice, NoticeButton, enqueue, localized, period, phrases, timestamp
 from bot.services.volunteers import SKILLS
 from models import (
     HOLDING,
     AssignmentStatus,
+    Community,
     EventKind,
     Reminder,
     ReminderStatus,
@@ -186,18 +187,34 @@ def _is_worker(user: User) -> bool:
     return user.has_role(Role.SOCIAL_WORKER) and user.social_worker is not None
 
 
-def can_manage(user: User, task: VolunteerTask) -> bool:
-    """The social worker who made the task, a supervisor of its community, or a coordinator."""
-    if user.has_role(Role.COORDINATOR) or task.created_by_id == user.id:
+async def may_manage(session: AsyncSession, user: User, task: VolunteerTask) -> bool:
+    """A coordinator; a social worker who made the task, holds its case now, or supervises its community."""
+    if user.has_role(Role.COORDINATOR):
         return True
+    if not _is_worker(user):
+        return False  # whoever made it, without the role now they manage nothing
     worker = user.social_worker
-    return bool(_is_worker(user) and worker.is_supervisor and worker.home_community_id == task.community_id)
+    if task.created_by_id == user.id or (worker.is_supervisor and worker.home_community_id == task.community_id):
+        return True
+    if task.request_id is not None:
+        holder = await session.scalar(select(ServiceRequest.assigned_worker_id)
+                                      .where(ServiceRequest.id == task.request_id))
+        return holder == user.id
+    return False
 
 
-def _require_manager(user: User, task: VolunteerTask) -> None:
-    if not can_manage(user, task):
+async def _require_manager(session: AsyncSession, user: User, task: VolunteerTask) -> None:
+    if not await may_manage(session, user, task):
         raise PermissionDenied(N_("Only the social worker who made this task, a supervisor or a coordinator can do "
                                   "this."))
+
+
+async def _case_closed(session: AsyncSession, task: VolunteerTask) -> bool:
+    """The case behind the task was cancelled or closed: nobody should be sent to the door any more."""
+    if task.request_id is None:
+        return False
+    status = await session.scalar(select(ServiceRequest.status).where(ServiceRequest.id == task.request_id))
+    return status in (RequestStatus.CANCELLED, RequestStatus.CLOSED)
 
 
 async def lock_task(session: AsyncSession, task_id: int) -> VolunteerTask:
@@ -349,7 +366,8 @@ async def create(session: AsyncSession, worker: User, form: TaskForm, *, now: da
     return task, offered
 
 
-async def send_wave(session: AsyncSession, task: VolunteerTask, *, now: datetime, policy: TaskPolicy) -> int:
+async def send_wave(session: AsyncSession, task: VolunteerTask, *, now: datetime, policy: TaskPolicy,
+                    notify_empty: bool = True) -> int:
     """Offer the task to twice as many new volunteers as places are open; schedule the next wave.
 
     The caller holds the task (just created, or locked). Returns how many were offered it.
@@ -363,6 +381,8 @@ async def send_wave(session: AsyncSession, task: VolunteerTask, *, now: datetime
     candidates = (await dispatch.rank(session, task, now=now, limit=policy.candidate_limit))[: 2 * open_places]
     owner = await _person(session, task.created_by_id)
     if not candidates:
+        if not notify_empty:
+            return 0
         enqueue(session, Notice(owner, N_("Nobody more can be offered “{title}” now: no other approved volunteer is "
                                           "free then with the skills it needs. You can add volunteers yourself."),
                                 {"title": task.title}, (NoticeButton(N_("📋 Open task"), "task.view", task.id),)),
@@ -391,7 +411,9 @@ async def send_wave(session: AsyncSession, task: VolunteerTask, *, now: datetime
     ), now=now)
     next_wave = now + timedelta(minutes=policy.wave_minutes)
     if next_wave < task.starts_at:
-        _schedule(session, TASK_WAVE, task, next_wave, now=now)
+        # The wave it follows: a reminder claimed while another wave went out (Offer to more, a decline)
+        # finds the count moved on and does nothing.
+        _schedule(session, TASK_WAVE, task, next_wave, now=now, payload={"after_wave": task.waves})
     return len(candidates)
 
 
@@ -411,8 +433,22 @@ async def _own_assignment(session: AsyncSession, user: User, assignment_id: int)
     return task, assignment
 
 
+async def lock_volunteer(session: AsyncSession, user_id: int) -> Volunteer | None:
+    """The volunteer as committed now, locked until the transaction ends (PostgreSQL).
+
+    Taken after the task's lock by every path that gives a place, so that two of them for
+    one volunteer in overlapping tasks (two offers accepted at once, a promotion and an
+    accept) run one after the other and the second sees the first's place. The order is
+    always task, then volunteer: never the other way round.
+    """
+    return await session.scalar(
+        select(Volunteer).where(Volunteer.user_id == user_id).with_for_update(of=Volunteer)
+        .execution_options(populate_existing=True)
+    )
+
+
 async def _approved(session: AsyncSession, user_id: int) -> Volunteer:
-    volunteer = await session.get(Volunteer, user_id, populate_existing=True)
+    volunteer = await lock_volunteer(session, user_id)
     if volunteer is None or volunteer.status is not VolunteerStatus.APPROVED:
         raise PermissionDenied(N_("Only approved volunteers can take tasks; if yours is suspended, a social worker "
                                   "will tell you when it is reinstated."))
@@ -457,7 +493,7 @@ async def accept(session: AsyncSession, user: User, assignment_id: int, *, now: 
                  policy: TaskPolicy) -> Answer:
     task, assignment = await _own_assignment(session, user, assignment_id)
     volunteer = await _approved(session, user.id)
-    if task.status is TaskStatus.CANCELLED:
+    if task.status is TaskStatus.CANCELLED or await _case_closed(session, task):
         raise InvalidState(N_("“{title}” was cancelled."), title=task.title)
     if task.starts_at <= now:
         if assignment.status is AssignmentStatus.OFFERED:
@@ -505,7 +541,7 @@ async def decline(session: AsyncSession, user: User, assignment_id: int, *, now:
     assignment.status = AssignmentStatus.DECLINED
     assignment.answered_at = now
     # Everyone asked said no: the next wave goes out now rather than after the wait.
-    if not await _assignments(session, task.id, AssignmentStatus.OFFERED):
+    if not await _assignments(session, task.id, AssignmentStatus.OFFERED) and not await _case_closed(session, task):
         await send_wave(session, task, now=now, policy=policy)
     return task
 
@@ -531,16 +567,21 @@ async def withdraw(session: AsyncSession, user: User, assignment_id: int, *, now
     owner = await _person(session, task.created_by_id)
     _case_event(session, task, EventKind.VOLUNTEER_WITHDRAWN, now=now, actor=user, subject_id=user.id,
                 note=volunteer.real_name if volunteer else user.display_name)
-    promoted = await _promote(session, task, now=now, policy=policy)
+    # Once the task has begun nobody is moved up: they would be told to come to something under way.
+    promoted = await _promote(session, task, now=now, policy=policy) if task.starts_at > now else None
     params = {"name": volunteer.real_name if volunteer else user.display_name, "title": task.title,
               "start": timestamp(task.starts_at)}
+    if promoted is None:
+        await _tell_resident(session, task, N_("For your request {number}: the volunteer who was to come at {start} "
+                                               "cannot come. Your social worker is arranging someone else and will "
+                                               "tell you."), {"start": timestamp(task.starts_at)}, now=now)
     if promoted is not None:
         params["promoted"] = promoted.real_name
         template = N_("↩️ {name} can no longer come to “{title}” ({start}). {promoted} moved up from the waitlist "
                       "and has the place.")
     elif task.starts_at > now:
         await session.flush()
-        offered = await send_wave(session, task, now=now, policy=policy)
+        offered = await send_wave(session, task, now=now, policy=policy, notify_empty=False)
         params["offered"] = offered
         template = (N_("↩️ {name} can no longer come to “{title}” ({start}). Nobody was on the waitlist; the place "
                        "was offered to {offered} more volunteer(s).") if offered else
@@ -559,7 +600,7 @@ async def _promote(session: AsyncSession, task: VolunteerTask, *, now: datetime,
     if await _accepted_count(session, task.id) >= task.needed:
         return None
     for waiting in await _assignments(session, task.id, AssignmentStatus.WAITLISTED):
-        volunteer = await session.get(Volunteer, waiting.volunteer_id, populate_existing=True)
+        volunteer = await lock_volunteer(session, waiting.volunteer_id)
         if volunteer is None or volunteer.status is not VolunteerStatus.APPROVED:
             continue
         if await _clash(session, waiting.volunteer_id, task) is not None:
@@ -591,42 +632,118 @@ async def cancel(session: AsyncSession, actor: User, task_id: int, reason: str |
                  now: datetime) -> VolunteerTask:
     words = check_reason(reason)
     task = await lock_task(session, task_id)
-    _require_manager(actor, task)
+    await _require_manager(session, actor, task)
     if task.status is TaskStatus.CANCELLED:
         raise InvalidState(N_("“{title}” is already cancelled."), title=task.title)
     if task.ends_at <= now:
         raise InvalidState(N_("“{title}” is over."), title=task.title)
+    await _call_off(session, task, words, words, now=now, actor=actor)
+    return task
+
+
+# Why a task was called off when nobody typed a reason (stored as the msgid; shown translated).
+RESIDENT_CANCELLED = N_("the resident cancelled the request")
+SYSTEM_REASONS = frozenset({RESIDENT_CANCELLED})
+
+
+async def cancel_for_request(session: AsyncSession, request_id: int, *, now: datetime) -> int:
+    """The resident cancelled their request: its open tasks are called off and the volunteers told.
+
+    The caller holds the request's lock; tasks are locked after it (request, then task: the
+    order every path keeps). Returns how many tasks were cancelled.
+    """
+    ids = (await session.scalars(select(VolunteerTask.id).where(
+        VolunteerTask.request_id == request_id, VolunteerTask.status == TaskStatus.OPEN,
+        VolunteerTask.ends_at > now).order_by(VolunteerTask.id))).all()
+    for task_id in ids:
+        task = await lock_task(session, task_id)
+        if task.status is TaskStatus.OPEN:
+            await _call_off(session, task, RESIDENT_CANCELLED, phrases(RESIDENT_CANCELLED), now=now, actor=None,
+                            tell_resident=False)
+    return len(ids)
+
+
+async def _call_off(session: AsyncSession, task: VolunteerTask, stored: str, shown: Any, *, now: datetime,
+                    actor: User | None, tell_resident: bool = True) -> None:
+    """Cancel a locked task: everyone offered it or holding a place is told; its reminders die with it."""
     task.status = TaskStatus.CANCELLED
-    task.cancel_reason = words
+    task.cancel_reason = stored
     task.cancelled_at = now
     task.updated_at = now
-    told = []
+    told, anyone_placed = [], False
     for assignment in await _assignments(session, task.id, AssignmentStatus.OFFERED, *HOLDING):
+        anyone_placed = anyone_placed or assignment.status is AssignmentStatus.ACCEPTED
         assignment.status = AssignmentStatus.CANCELLED
         told.append(assignment.volunteer_id)
     await _cancel_reminders(session, task.id, now=now)
     people = (await session.scalars(select(User).where(User.id.in_(told)))).all() if told else []
     enqueue(session, *(Notice(p, N_("✖️ “{title}” ({start}) is cancelled: “{reason}”. Thank you all the same."),
-                              {"title": task.title, "start": timestamp(task.starts_at), "reason": words})
+                              {"title": task.title, "start": timestamp(task.starts_at), "reason": shown})
                        for p in people), now=now)
-    _case_event(session, task, EventKind.TASK_CANCELLED, now=now, actor=actor, note=words)
-    if task.request_id is not None:
+    _case_event(session, task, EventKind.TASK_CANCELLED, now=now, actor=actor, note=stored)
+    if tell_resident and anyone_placed:  # they were told a volunteer would come
         await _tell_resident(session, task, N_("For your request {number}: the volunteer visit at {start} ({title}) "
                                                "is cancelled. Your social worker will tell you what comes next."),
                              {"start": timestamp(task.starts_at), "title": task.title}, now=now)
-    return task
+
+
+async def drop_places(session: AsyncSession, volunteer_id: int, *, now: datetime, policy: TaskPolicy) -> int:
+    """A suspended volunteer gives up their places and waitlist spots in tasks still to come.
+
+    Each task is locked (in id order) before the volunteer, as everywhere; the waitlist moves
+    up and each task's social worker is told. Returns how many places were given up.
+    """
+    ids = (await session.scalars(
+        select(TaskAssignment.task_id).join(VolunteerTask, VolunteerTask.id == TaskAssignment.task_id)
+        .where(TaskAssignment.volunteer_id == volunteer_id, TaskAssignment.status.in_(HOLDING),
+               VolunteerTask.status == TaskStatus.OPEN, VolunteerTask.starts_at > now)
+        .order_by(TaskAssignment.task_id))).all()
+    dropped = 0
+    for task_id in ids:
+        task = await lock_task(session, task_id)
+        assignment = await session.scalar(select(TaskAssignment).where(
+            TaskAssignment.task_id == task_id, TaskAssignment.volunteer_id == volunteer_id)
+            .execution_options(populate_existing=True))
+        if assignment is None or assignment.status not in HOLDING:
+            continue
+        had_place = assignment.status is AssignmentStatus.ACCEPTED
+        assignment.status = AssignmentStatus.WITHDRAWN
+        assignment.withdrawn_at = now
+        await _cancel_reminders(session, task.id, now=now, kinds=(TASK_REMINDER,), user_id=volunteer_id)
+        if not had_place:
+            continue
+        dropped += 1
+        volunteer = await session.get(Volunteer, volunteer_id)
+        _case_event(session, task, EventKind.VOLUNTEER_WITHDRAWN, now=now, subject_id=volunteer_id,
+                    note=volunteer.real_name if volunteer else None)
+        promoted = await _promote(session, task, now=now, policy=policy)
+        owner = await _person(session, task.created_by_id)
+        params = {"name": volunteer.real_name if volunteer else "—", "title": task.title,
+                  "start": timestamp(task.starts_at), "promoted": promoted.real_name if promoted else ""}
+        template = (N_("⏸ {name} is suspended and no longer has a place in “{title}” ({start}). {promoted} moved up "
+                       "from the waitlist and has the place.") if promoted else
+                    N_("⏸ {name} is suspended and no longer has a place in “{title}” ({start}). The place is open "
+                       "again: offer it to more volunteers or add one yourself."))
+        if promoted is None:
+            await _tell_resident(session, task, N_("For your request {number}: the volunteer who was to come at "
+                                                   "{start} cannot come. Your social worker is arranging someone "
+                                                   "else and will tell you."),
+                                 {"start": timestamp(task.starts_at)}, now=now)
+        enqueue(session, Notice(owner, template, params, (NoticeButton(N_("📋 Open task"), "task.view", task.id),)),
+                now=now)
+    return dropped
 
 
 async def add_directly(session: AsyncSession, actor: User, task_id: int, volunteer_id: int, *, now: datetime,
                        policy: TaskPolicy) -> Volunteer:
     """The social worker gives a volunteer a place (agreed with them outside the bot); the volunteer is told."""
     task = await lock_task(session, task_id)
-    _require_manager(actor, task)
+    await _require_manager(session, actor, task)
     if task.status is TaskStatus.CANCELLED:
         raise InvalidState(N_("“{title}” was cancelled."), title=task.title)
     if task.starts_at <= now:
         raise InvalidState(N_("“{title}” has already begun."), title=task.title)
-    volunteer = await session.get(Volunteer, volunteer_id, populate_existing=True)
+    volunteer = await lock_volunteer(session, volunteer_id)
     if volunteer is None:
         raise NotFound(N_("This volunteer could not be found."))
     from bot.services.volunteers import can_review
@@ -663,7 +780,7 @@ async def add_directly(session: AsyncSession, actor: User, task_id: int, volunte
 async def offer_more(session: AsyncSession, actor: User, task_id: int, *, now: datetime, policy: TaskPolicy) -> int:
     """The next wave now, at the social worker's request."""
     task = await lock_task(session, task_id)
-    _require_manager(actor, task)
+    await _require_manager(session, actor, task)
     if task.status is TaskStatus.CANCELLED:
         raise InvalidState(N_("“{title}” was cancelled."), title=task.title)
     if task.starts_at <= now:
@@ -677,7 +794,7 @@ async def roster(session: AsyncSession, viewer: User, task_id: int) -> Roster:
     task = await session.get(VolunteerTask, task_id, populate_existing=True)
     if task is None:
         raise NotFound(N_("This task could not be found."))
-    _require_manager(viewer, task)
+    await _require_manager(session, viewer, task)
     rows = (await session.execute(
         select(TaskAssignment, Volunteer).join(Volunteer, Volunteer.user_id == TaskAssignment.volunteer_id)
         .where(TaskAssignment.task_id == task_id).order_by(TaskAssignment.answered_at, TaskAssignment.id)
@@ -699,21 +816,51 @@ async def roster(session: AsyncSession, viewer: User, task_id: int) -> Roster:
 
 
 async def addable(session: AsyncSession, viewer: User, task_id: int, *, now: datetime,
-                  policy: TaskPolicy) -> list[dispatch.Candidate]:
-    """Volunteers the social worker might add: the ranking, without those already asked."""
+                  policy: TaskPolicy) -> list[tuple[int, str, bool]]:
+    """Volunteers the social worker might give a place: (user id, name, free then by their availability).
+
+    First the ranking (free then, with the skills, not yet asked); then everyone else who could
+    still take it — asked but without a place (offered, declined, waitlisted), or outside their
+    usual hours — since a place added by hand was agreed with the volunteer outside the bot.
+    Suspended and pending volunteers and those with an overlapping place are never listed.
+    """
     task = await session.get(VolunteerTask, task_id)
     if task is None:
         raise NotFound(N_("This task could not be found."))
-    _require_manager(viewer, task)
-    return await dispatch.rank(session, task, now=now, limit=policy.candidate_limit)
+    await _require_manager(session, viewer, task)
+    ranked = await dispatch.rank(session, task, now=now, limit=policy.candidate_limit)
+    seen = {c.volunteer_id for c in ranked}
+    placed = select(TaskAssignment.volunteer_id).where(TaskAssignment.task_id == task.id,
+                                                       TaskAssignment.status == AssignmentStatus.ACCEPTED)
+    others = (await session.scalars(
+        select(Volunteer).join(Community, Community.id == Volunteer.community_id)
+        .where(Community.district == task.community.district, Volunteer.status == VolunteerStatus.APPROVED,
+               Volunteer.user_id.not_in(placed),
+               ~dispatch.overlapping_place(Volunteer.user_id, task.starts_at, task.ends_at, other_than=task.id))
+        .order_by(Volunteer.community_id != task.community_id, Volunteer.real_name).limit(200)
+    )).all()
+    return ([(c.volunteer_id, c.name, True) for c in ranked]
+            + [(v.user_id, v.real_name, False) for v in others if v.user_id not in seen])
 
 
 async def for_manager(session: AsyncSession, user: User, *, now: datetime, limit: int = 50) -> list[VolunteerTask]:
-    """Tasks a social worker made (a coordinator: all) that have not ended, soonest first, then the last week's."""
-    stmt = select(VolunteerTask).where(VolunteerTask.ends_at > now - timedelta(days=7))
+    """The tasks a social worker manages — made by them, for a case they hold, or (a supervisor) their
+    community's; a coordinator's: all — not yet over, soonest first, then those of the last week."""
+    scope = select(VolunteerTask)
     if not user.has_role(Role.COORDINATOR):
-        stmt = stmt.where(VolunteerTask.created_by_id == user.id)
-    return list((await session.scalars(stmt.order_by(VolunteerTask.starts_at).limit(limit))).all())
+        worker = user.social_worker
+        mine = [VolunteerTask.created_by_id == user.id,
+                VolunteerTask.request_id.in_(select(ServiceRequest.id).where(ServiceRequest.assigned_worker_id
+                                                                             == user.id))]
+        if worker is not None and worker.is_supervisor and worker.home_community_id is not None:
+            mine.append(VolunteerTask.community_id == worker.home_community_id)
+        scope = scope.where(or_(*mine))
+    upcoming = list((await session.scalars(scope.where(VolunteerTask.ends_at > now)
+                                           .order_by(VolunteerTask.starts_at).limit(limit))).all())
+    recent = list((await session.scalars(
+        scope.where(VolunteerTask.ends_at <= now, VolunteerTask.ends_at > now - timedelta(days=7))
+        .order_by(VolunteerTask.starts_at.desc()).limit(max(0, limit - len(upcoming))))).all())
+    return upcoming + recent
 
 
 async def for_volunteer(session: AsyncSession, user: User, *, now: datetime) -> list[tuple[TaskAssignment,
@@ -753,6 +900,10 @@ async def wave_due(session: AsyncSession, reminder: Reminder, *, now: datetime, 
         task = await lock_task(session, reminder.task_id)
     except NotFound:
         return
+    if reminder.payload.get("after_wave", task.waves) != task.waves:
+        return  # another wave went out meanwhile, with its own follow-up
+    if await _case_closed(session, task):
+        return
     await send_wave(session, task, now=now, policy=policy)
 
 
@@ -766,7 +917,11 @@ async def reminder_due(session: AsyncSession, reminder: Reminder, *, now: dateti
         return
     assignment = await session.get(TaskAssignment, int(reminder.payload.get("assignment", 0)), populate_existing=True)
     if (task.status is not TaskStatus.OPEN or task.starts_at <= now or assignment is None
-            or assignment.status is not AssignmentStatus.ACCEPTED or assignment.task_id != task.id):
+            or assignment.status is not AssignmentStatus.ACCEPTED or assignment.task_id != task.id
+            or await _case_closed(session, task)):
+        return
+    volunteer = await session.get(Volunteer, assignment.volunteer_id, populate_existing=True)
+    if volunteer is None or volunteer.status is not VolunteerStatus.APPROVED:
         return
     person = await _person(session, assignment.volunteer_id)
     enqueue(session, Notice(person, N_("⏰ Reminder: “{title}” starts at {start}, at {place} ({community}). Are you "

@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import phonenumbers
@@ -420,12 +421,17 @@ async def reject(session: AsyncSession, reviewer: User, volunteer_user_id: int, 
 
 
 async def suspend(session: AsyncSession, reviewer: User, volunteer_user_id: int, reason: str | None, *,
-                  now: datetime) -> Volunteer:
-    """A suspended volunteer gets no offers until reinstated; they are told why."""
+                  now: datetime, policy: Any = None) -> Volunteer:
+    """A suspended volunteer gets no offers until reinstated; they are told why. Their places in tasks to
+    come go to the waitlists (each task's social worker is told); `policy` is the `tasks.TaskPolicy`."""
+    from bot.services import tasks  # tasks imports this module
+
     words = _reason(reason)
     volunteer = await _reviewable(session, reviewer, volunteer_user_id)
     if volunteer.status is not VolunteerStatus.APPROVED:
         raise InvalidState(N_("Only an approved volunteer can be suspended."))
+    # Tasks are locked before the volunteer, as on every path that gives a place.
+    await tasks.drop_places(session, volunteer_user_id, now=now, policy=policy or tasks.TaskPolicy())
     volunteer.status = VolunteerStatus.SUSPENDED
     volunteer.status_reason = words
     volunteer.updated_at = now
