@@ -170,7 +170,10 @@ async def test_a_case_gets_a_volunteer_who_is_reminded_and_withdraws_and_the_wai
     CLOCK.set(starts - timedelta(hours=1))
     first_mark, second_mark = first.mark(), second.mark()
     await app.sweeper.sweep()
+    await app.sweeper.sweep()
     await second.wait_for_message(has_button(T("✅ Still coming", lang)), after=second_mark, timeout=10)
+    await second.wait_idle()
+    assert sum(1 for m in second.messages if m.seq > second_mark and T("✅ Still coming", lang) in m.buttons) == 1
     await second.press(T("✅ Still coming", lang))
     await second.wait_for_message(T("✅ You said you are coming.", lang))
     await first.wait_idle()

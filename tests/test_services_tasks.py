@@ -510,3 +510,8 @@ async def test_the_task_list_shows_upcoming_tasks_first_then_the_last_weeks(worl
     made("明天", now + timedelta(days=1))
     await session.flush()
     assert [t.title for t in await tasks.for_manager(session, li_jing, now=now)] == ["明天", "下周", "上周"]
+
+
+def test_residents_hear_the_family_name_only() -> None:
+    assert [tasks.public_volunteer_name(n) for n in ("张伟", "欧阳娜娜", "欧阳", "Wei Zhang", " ")] == [
+        "张", "欧阳", "欧", "Wei", "—"]

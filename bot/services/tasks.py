@@ -255,14 +255,22 @@ def _about(task: VolunteerTask) -> dict[str, Any]:
     }
 
 
+# Two-character family names (复姓) that a volunteer's name may begin with.
+COMPOUND_SURNAMES = frozenset({
+    "欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙", "宇文", "司徒", "夏侯",
+    "轩辕", "令狐", "端木", "西门", "南宫", "独孤", "申屠", "澹台", "公冶", "呼延", "万俟", "闻人", "赫连",
+})
+
+
 def public_volunteer_name(real_name: str) -> str:
-    """How a resident hears of their volunteer: the family name only (张 of 张伟; the first word otherwise)."""
+    """How a resident hears of their volunteer: the family name only (张 of 张伟, 欧阳 of 欧阳娜娜; the first
+    word of a name in Latin letters)."""
     name = real_name.strip()
     if not name:
         return "—"
     if name.isascii():
         return name.split()[0]
-    return name[0]
+    return name[:2] if name[:2] in COMPOUND_SURNAMES and len(name) > 2 else name[0]
 
 
 async def _person(session: AsyncSession, user_id: int) -> User:
@@ -787,7 +795,7 @@ async def offer_more(session: AsyncSession, actor: User, task_id: int, *, now: d
         raise InvalidState(N_("“{title}” has already begun."), title=task.title)
     if await _accepted_count(session, task.id) >= task.needed:
         raise InvalidState(N_("All {needed} places of “{title}” are filled."), needed=task.needed, title=task.title)
-    return await send_wave(session, task, now=now, policy=policy)
+    return await send_wave(session, task, now=now, policy=policy, notify_empty=False)  # the answer says it
 
 
 async def roster(session: AsyncSession, viewer: User, task_id: int) -> Roster:
