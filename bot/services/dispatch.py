@@ -163,24 +163,35 @@ async def rank(session: AsyncSession, task: VolunteerTask, *, now: datetime,
                exclude: Collection[int] = (), limit: int = CANDIDATE_LIMIT) -> list[Candidate]:
     """Eligible volunteers for `task`, best first (see the module's rules)."""
     community = task.community
-    tiers = [Volunteer.community_id == community.id]
-    neighbours = select(Community.id).where(Community.district == community.district, Community.id != community.id,
-                                            Community.active.is_(True))
-    tiers.append(Volunteer.community_id.in_(neighbours))
     if task.request_id is not None:
         from models import ServiceRequest  # the resident of the case never serves their own case
 
         resident = await session.scalar(select(ServiceRequest.resident_id).where(ServiceRequest.id == task.request_id))
         exclude = {*exclude, resident} if resident is not None else exclude
-    chosen: list[Volunteer] = []
     base = _eligible(task, exclude)
-    for tier in tiers:
-        rows = (await session.scalars(
-            base.where(tier).order_by(Volunteer.last_offered_at, Volunteer.user_id).limit(limit)
-        )).all()
-        chosen.extend(rows)
-        if len(chosen) >= limit:
-            break
+    # Tier 1, the task's community: its index (community, status, last_offered_at) gives the rows in
+    # rotation order, so the LIMIT stops the scan early.
+    chosen: list[Volunteer] = list((await session.scalars(
+        base.where(Volunteer.community_id == community.id)
+        .order_by(Volunteer.last_offered_at, Volunteer.user_id).limit(limit)
+    )).all())
+    if len(chosen) < limit:
+        # Tier 2, the street's other communities: the eligible ones' ids only, ordered here. An ORDER BY
+        # in SQL would tempt the planner into walking (status, last_offered_at) across every community of
+        # the database until enough of the street turned up: the cost would grow with all volunteers.
+        neighbours = list((await session.scalars(select(Community.id).where(
+            Community.district == community.district, Community.id != community.id, Community.active.is_(True)
+        ))).all())
+        if neighbours:
+            rows = (await session.execute(
+                base.with_only_columns(Volunteer.user_id, Volunteer.last_offered_at)
+                .where(Volunteer.community_id.in_(neighbours))
+            )).all()
+            wanted = [user_id for user_id, _at in sorted(rows, key=lambda r: (r[1], r[0]))[: limit - len(chosen)]]
+            if wanted:
+                more = {v.user_id: v for v in (await session.scalars(
+                    select(Volunteer).where(Volunteer.user_id.in_(wanted)))).all()}
+                chosen.extend(more[i] for i in wanted if i in more)
     if not chosen:
         return []
     history = await _history(session, [v.user_id for v in chosen], now)
