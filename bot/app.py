@@ -209,7 +209,9 @@ def build_app(
         rating_reminder_days=min(settings.rating_reminder_days, settings.auto_close_days),
     )
     task_policy = TaskPolicy(wave_minutes=settings.task_wave_minutes,
-                             reminder_minutes=tuple(settings.task_reminder_minutes))
+                             reminder_minutes=tuple(settings.task_reminder_minutes),
+                             far_metres=settings.checkin_far_metres,
+                             checkout_grace_minutes=settings.checkout_grace_minutes)
     sweeper = ReminderSweeper(session_factory, clock, case_handlers(policy) | task_handlers(task_policy),
                               on_outbox=sender.wake)
     scheduler = Scheduler(sweeper, interval=settings.reminder_interval_seconds)

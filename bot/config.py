@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     task_wave_minutes: int = Field(default=60, ge=5, le=24 * 60)
     # Volunteers holding a place are reminded this many minutes before the start (default: a day and an hour).
     task_reminder_minutes: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [1440, 60])
+    # Check-in: farther than this from the task's place is flagged for the social worker (never refused).
+    checkin_far_metres: int = Field(default=500, ge=50, le=50_000)
+    # A volunteer still checked in this many minutes after the task's end is flagged; their hours wait for the
+    # social worker.
+    checkout_grace_minutes: int = Field(default=120, ge=10, le=24 * 60)
     # `linli run` touches this file while it polls Telegram; `linli health` reads its age. Unset: no heartbeat.
     heartbeat_file: Path | None = None
 

@@ -33,7 +33,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
-from bot.services import cases, casework, tasks
+from bot.services import cases, casework, records, tasks
 from bot.transaction import OUTBOX_WRITTEN
 from models import Reminder, ReminderStatus
 
@@ -60,7 +60,8 @@ def case_handlers(policy: cases.CasePolicy) -> dict[str, Callable[[AsyncSession,
 
 def task_handlers(policy: tasks.TaskPolicy) -> dict[str, Callable[[AsyncSession, Reminder, datetime],
                                                                   Awaitable[None]]]:
-    """The reminder kinds of volunteer tasks (next wave, day-before and hour-before), bound to the policy."""
+    """The reminder kinds of volunteer tasks (next wave, day-before and hour-before, a forgotten check-out),
+    bound to the policy."""
 
     def bind(handler: Handler) -> Callable[[AsyncSession, Reminder, datetime], Awaitable[None]]:
         async def run(session: AsyncSession, reminder: Reminder, now: datetime) -> None:
@@ -68,7 +69,7 @@ def task_handlers(policy: tasks.TaskPolicy) -> dict[str, Callable[[AsyncSession,
 
         return run
 
-    return {kind: bind(handler) for kind, handler in tasks.HANDLERS.items()}
+    return {kind: bind(handler) for kind, handler in (tasks.HANDLERS | records.HANDLERS).items()}
 
 
 class ReminderSweeper:

@@ -43,6 +43,11 @@ class AssignmentCB(CallbackData, prefix="asg"):
     listed: bool = False  # pressed in the /tasks list (which is shown again afterwards), not on a notice
 
 
+class RecordCB(CallbackData, prefix="rec"):
+    action: str  # in | out
+    id: int  # the task assignment's id
+
+
 NOTICE_ACTIONS = {
     "request.view": lambda ref: RequestCB(action="view", id=ref),
     "case.accept": lambda ref: CaseCB(action="accept", id=ref),
@@ -58,6 +63,8 @@ NOTICE_ACTIONS = {
     "task.decline": lambda ref: AssignmentCB(action="decline", id=ref),
     "task.withdraw": lambda ref: AssignmentCB(action="withdraw", id=ref),
     "task.confirm": lambda ref: AssignmentCB(action="confirm", id=ref),
+    "record.checkin": lambda ref: RecordCB(action="in", id=ref),
+    "record.checkout": lambda ref: RecordCB(action="out", id=ref),
 }
 
 

@@ -174,3 +174,9 @@ class TrainingRecord(StatesGroup):
     held_on = State()
     volunteers = State()
     summary = State()
+
+
+class CheckIn(StatesGroup):
+    """A volunteer checks in: a location (optional) with a reply-keyboard button."""
+
+    location = State()

@@ -55,8 +55,8 @@ from aiogram_dialog.widgets.text import Format, Text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
-from bot.i18n import format_local_period
-from bot.services import requests, tasks, volunteers
+from bot.i18n import format_local_period, format_local_time
+from bot.services import records, requests, tasks, volunteers
 from bot.services.errors import N_, DomainError, InvalidInput
 from bot.services.tasks import TaskForm, TaskPolicy
 from bot.transaction import end_transaction
@@ -66,7 +66,17 @@ from handlers.states import TaskAdd, TaskCancel, TaskCreate, TaskList
 from handlers.texts import error_text, esc, locale
 from handlers.volunteer import WEEKDAYS
 from handlers.widgets import Lines, Tr, back_button, close_dialogs, keep_buttons_of, session_of, user_of
-from models import AssignmentStatus, Role, ServiceRequest, TaskKind, TaskStatus, User, VolunteerTask
+from models import (
+    AssignmentStatus,
+    RecordStatus,
+    Role,
+    ServiceRecord,
+    ServiceRequest,
+    TaskKind,
+    TaskStatus,
+    User,
+    VolunteerTask,
+)
 
 log = logging.getLogger(__name__)
 router = Router(name=__name__)
@@ -658,6 +668,19 @@ create_dialog = Dialog(
 # --- the task card --------------------------------------------------------------------------------------------
 
 
+def _attendance(record: ServiceRecord, tz: str) -> str:
+    """One volunteer's check-in and check-out on the card: when, how far from the place, hours, flags."""
+    parts = [_("in {time}").format(time=format_local_time(record.checked_in_at, locale(), tz))]
+    if record.distance_m is not None:
+        parts.append(("⚠️ " if record.flagged == "far" else "📍 ") + records.distance_text(record.distance_m))
+    if record.checked_out_at is not None:
+        parts.append(_("out {time}").format(time=format_local_time(record.checked_out_at, locale(), tz)))
+        parts.append(_("{hours} h").format(hours=records.hours(record.minutes or 0)))
+    elif record.status is RecordStatus.NO_CHECKOUT:
+        parts.append(_("⚠️ never checked out"))
+    return " · ".join(parts)
+
+
 def task_card(roster: tasks.Roster, now: datetime) -> str:
     task = roster.task
     lines = [f"📋 <b>{esc(task.title)}</b>"]
@@ -677,9 +700,13 @@ def task_card(roster: tasks.Roster, now: datetime) -> str:
         lines.append(_("Skills: {skills}").format(skills=joiner.join(_(volunteers.SKILLS[c]) for c in task.skills
                                                                      if c in volunteers.SKILLS)))
     lines.append(_("Places filled: {filled} of {needed}").format(filled=len(roster.accepted), needed=task.needed))
+    tz = task.community.timezone
     for assignment, volunteer in roster.accepted:
         confirmed = " ✔️" if assignment.confirmed_at else ""
         lines.append(f"  ✅ {esc(volunteer.real_name)} · {esc(volunteer.phone)}{confirmed}")
+        record = roster.records.get(volunteer.user_id)
+        if record is not None:
+            lines.append("     " + _attendance(record, tz))
     if roster.waitlisted:
         lines.append(_("Waitlist:"))
         lines += [f"  {n}. {esc(v.real_name)}" for n, (_a, v) in enumerate(roster.waitlisted, start=1)]
@@ -845,6 +872,10 @@ manage_dialog = Dialog(
     ),
 )
 
+async def _cancel_title(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str, Any]:
+    return {"title": esc(dialog_manager.start_data["title"])}
+
+
 cancel_dialog = Dialog(
     Window(
         Tr("Why is “{title}” cancelled? Type the reason: everyone who was offered it reads it."),
@@ -852,7 +883,7 @@ cancel_dialog = Dialog(
         MessageInput(_not_text, filter=not_command),
         Button(Tr("✖️ Do not cancel"), id="cancel", on_click=_manage_closed),
         state=TaskCancel.reason,
-        getter=lambda dialog_manager, **_k: {"title": esc(dialog_manager.start_data["title"])},
+        getter=_cancel_title,
     ),
 )
 

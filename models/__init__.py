@@ -4,6 +4,7 @@ from models.base import Base, UTCDateTime
 from models.catalogue import ServiceCategory, TargetGroup
 from models.community import AreaType, Community, DistrictKind, Organization
 from models.outbox import OutboxStatus, OutgoingMessage
+from models.record import COUNTED, RecordStatus, ServiceRecord
 from models.reminder import Reminder, ReminderStatus
 from models.request import (
     ASSIGNED_OPEN,
@@ -40,6 +41,7 @@ __all__ = [
     "HOLDING",
     "AssignmentStatus",
     "CANCELLABLE",
+    "COUNTED",
     "OPEN_STATUSES",
     "STAFF_ROLES",
     "AreaType",
@@ -57,6 +59,7 @@ __all__ = [
     "Organization",
     "OutboxStatus",
     "OutgoingMessage",
+    "RecordStatus",
     "Reminder",
     "ReminderStatus",
     "RequestAttachment",
@@ -66,6 +69,7 @@ __all__ = [
     "Role",
     "Sex",
     "ServiceCategory",
+    "ServiceRecord",
     "ServiceRequest",
     "SocialWorker",
     "SupportAssignment",

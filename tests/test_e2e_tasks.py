@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import timedelta
+from datetime import time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -422,3 +422,41 @@ async def test_a_volunteer_shares_where_they_set_out_from_and_sees_their_tasks(e
     row = await session.get(Volunteer, user_id, populate_existing=True)
     assert (row.latitude, row.longitude) == (37.8712, 112.5491)
     await session.commit()
+
+
+async def test_the_social_worker_adds_a_volunteer_then_cancels_the_task_from_its_card(emulator, session, world):
+    li_jing = emulator.user(world.people["li_jing"].telegram_id, "李静")
+    offered = await volunteer_person(session, emulator, "张伟", "晨光社区", world)
+    by_phone = await volunteer_person(session, emulator, "刘芳", "晨光社区", world, windows=((0, time(8), time(9)),))
+    li_jing_row = await session.get(User, world.people["li_jing"].id)
+    task, count = await tasks.create(session, li_jing_row, tasks.TaskForm(
+        kind=tasks.TaskKind.COMMUNITY, title="敬老", place="活动中心", starts_at=next_saturday(9),
+        ends_at=next_saturday(11), needed=2), now=CLOCK.now(), policy=POLICY)
+    assert count == 1  # 刘芳 is not usually free on Saturdays
+    await session.commit()
+    await offered.wait_for_message(has_button(T("✅ I can help")), timeout=10)
+
+    await li_jing.send_text("/tasks")
+    listing = await li_jing.wait_for_message(T("📋 Your volunteer tasks. Tap one to see who is coming."))
+    await li_jing.press(next(b for b in listing.buttons if "敬老" in b))
+    card = await li_jing.wait_for_message(T("Places filled: {filled} of {needed}", filled=0, needed=2))
+    await li_jing.press(T("➕ Add a volunteer"), message_id=card.message_id)
+    await li_jing.wait_for_message(has_button("刘芳 " + T("(not usually free then)")))
+    mark = by_phone.mark()
+    await li_jing.press("刘芳 " + T("(not usually free then)"))
+    await li_jing.wait_for_message(T("Places filled: {filled} of {needed}", filled=1, needed=2))
+    await by_phone.wait_for_message(has_button(T("↩️ I can't come")), after=mark, timeout=10)
+
+    # Cancel with a reason: both the one offered and the one with a place are told.
+    card = li_jing.messages[-1]
+    await li_jing.press(T("✖️ Cancel the task"), message_id=card.message_id)
+    await li_jing.wait_for_message(T("Why is “{title}” cancelled? Type the reason: everyone who was offered it reads it.",
+                                     title="敬老"))
+    await li_jing.send_text("  ")
+    marks = offered.mark(), by_phone.mark()
+    await li_jing.send_text("场地临时维修")
+    await li_jing.wait_for_message(T("“{title}” is cancelled; everyone who was offered it or had a place has been told.",
+                                     title="敬老"))
+    for person, mark in zip((offered, by_phone), marks, strict=True):
+        told = await person.wait_for_message("场地临时维修", after=mark, timeout=10)
+        assert told.text.startswith("✖️")

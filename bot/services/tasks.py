@@ -41,6 +41,7 @@ from models import (
     RequestEvent,
     RequestStatus,
     Role,
+    ServiceRecord,
     ServiceRequest,
     TaskAssignment,
     TaskKind,
@@ -76,6 +77,8 @@ class TaskPolicy:
     wave_minutes: int = 60  # how long a wave waits for answers before the next one
     reminder_minutes: tuple[int, ...] = (24 * 60, 60)  # reminders this long before the start
     candidate_limit: int = dispatch.CANDIDATE_LIMIT
+    far_metres: int = 500  # a check-in farther than this from the task's place is flagged (never refused)
+    checkout_grace_minutes: int = 120  # after the end, a missing check-out is flagged for the social worker
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,7 @@ class Roster:
     offered: int = 0
     declined: int = 0
     withdrawn: list[tuple[TaskAssignment, Volunteer]] = field(default_factory=list)
+    records: dict[int, ServiceRecord] = field(default_factory=dict)  # check-ins and check-outs, by volunteer
 
     @property
     def open_places(self) -> int:
@@ -820,6 +824,9 @@ async def roster(session: AsyncSession, viewer: User, task_id: int) -> Roster:
             result.declined += 1
         elif assignment.status is AssignmentStatus.WITHDRAWN:
             result.withdrawn.append((assignment, volunteer))
+    result.records = {r.volunteer_id: r for r in (await session.scalars(
+        select(ServiceRecord).where(ServiceRecord.task_id == task_id).execution_options(populate_existing=True)
+    )).all()}
     return result
 
 
@@ -932,10 +939,12 @@ async def reminder_due(session: AsyncSession, reminder: Reminder, *, now: dateti
     if volunteer is None or volunteer.status is not VolunteerStatus.APPROVED:
         return
     person = await _person(session, assignment.volunteer_id)
+    buttons = [NoticeButton(N_("✅ Still coming"), "task.confirm", assignment.id),
+               NoticeButton(N_("↩️ I can't come"), "task.withdraw", assignment.id)]
+    if task.starts_at - now <= timedelta(hours=1):  # the last one: check-in opens half an hour before the start
+        buttons.append(NoticeButton(N_("📍 Check in"), "record.checkin", assignment.id))
     enqueue(session, Notice(person, N_("⏰ Reminder: “{title}” starts at {start}, at {place} ({community}). Are you "
-                                       "still coming?"), _about(task),
-                            (NoticeButton(N_("✅ Still coming"), "task.confirm", assignment.id),
-                             NoticeButton(N_("↩️ I can't come"), "task.withdraw", assignment.id))), now=now)
+                                       "still coming?"), _about(task), tuple(buttons)), now=now)
 
 
 HANDLERS = {TASK_WAVE: wave_due, TASK_REMINDER: reminder_due}

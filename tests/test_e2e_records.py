@@ -1,0 +1,186 @@
+"""Check-in and check-out end to end: the window, a shared location compared with the place,
+the minutes served, every refusal (too early, after the end, twice, without a place, out
+without in), and a forgotten check-out reminded at the end and flagged after the grace period.
+
+Time moves with the test clock; reminders are swept by the test (`app.sweeper.sweep()`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from bot.i18n import format_local_time
+from bot.services import records, tasks
+from handlers.callbacks import RecordCB
+from models import Community, RecordStatus, ServiceRecord, TaskAssignment, User
+from tests.conftest import CLOCK
+from tests.support import T, has_button, settled
+from tests.test_e2e_tasks import volunteer_person
+from tests.test_services_tasks import POLICY, next_saturday
+
+pytestmark = pytest.mark.usefixtures("app")
+
+PLACE = (37.8700, 112.5500)
+NEAR = (37.8709, 112.5500)  # about 100 m north
+FAR = (37.8970, 112.5500)  # about 3 km north
+
+
+def test_hours_are_whole_minutes_rounded_half_up_to_a_tenth() -> None:
+    assert [records.hours(m) for m in (95, 45, 120, 1, 3)] == [Decimal("1.6"), Decimal("0.8"), Decimal("2.0"),
+                                                              Decimal("0.0"), Decimal("0.1")]
+    # Across midnight (local), and whatever the zone of each moment: what really passed, seconds dropped.
+    shanghai = ZoneInfo("Asia/Shanghai")
+    start = datetime(2026, 12, 31, 23, 10, 59, tzinfo=shanghai)
+    assert records.served_minutes(start, datetime(2027, 1, 1, 0, 40, 30, tzinfo=shanghai)) == 89
+    assert records.served_minutes(start, datetime(2026, 12, 31, 16, 40, 30, tzinfo=UTC)) == 89
+
+
+async def placed(session, emulator, world, lang: str, *, name: str = "张伟"):  # noqa: ANN001, ANN201
+    """A volunteer holding the one place of a task at 晨光's activity centre next Saturday 9–11."""
+    person = await volunteer_person(session, emulator, name, "晨光社区", world, lang)
+    li_jing = await session.get(User, world.people["li_jing"].id)
+    task, offered = await tasks.create(session, li_jing, tasks.TaskForm(
+        kind=tasks.TaskKind.COMMUNITY, title="敬老活动", place="活动中心", starts_at=next_saturday(9),
+        ends_at=next_saturday(11), needed=1, latitude=PLACE[0], longitude=PLACE[1]), now=CLOCK.now(), policy=POLICY)
+    assert offered == 1
+    user = await session.scalar(select(User).where(User.telegram_id == person.id))
+    assignment = await session.scalar(select(TaskAssignment).where(TaskAssignment.task_id == task.id))
+    await tasks.accept(session, user, assignment.id, now=CLOCK.now(), policy=POLICY)
+    ids = (task.id, assignment.id, task.starts_at, task.ends_at)
+    await session.commit()
+    await person.wait_for_message(has_button(T("✅ I can help", lang)), timeout=10)
+    return (person, *ids)
+
+
+async def record_of(session, assignment_id: int) -> ServiceRecord | None:  # noqa: ANN001
+    session.expire_all()
+    row = await session.scalar(select(ServiceRecord).where(ServiceRecord.assignment_id == assignment_id))
+    if row is not None:
+        session.expunge(row)
+    await session.commit()
+    return row
+
+
+@pytest.mark.parametrize("lang", ["zh_CN", "en"])
+async def test_a_volunteer_checks_in_near_the_place_and_out_and_the_social_worker_sees_it(
+    emulator, session, world, lang
+):
+    person, task_id, assignment_id, starts, ends = await placed(session, emulator, world, lang)
+    li_jing = emulator.user(world.people["li_jing"].telegram_id, "李静")
+
+    # Too early: nothing open yet, and a button pressed anyway says when it opens.
+    CLOCK.set(starts - timedelta(hours=1))
+    await person.send_text("/checkin")
+    listing = await person.wait_for_message(T("No task is open for check-in now: it opens 30 minutes before a task "
+                                              "starts. Send /tasks to see yours.", lang))
+    query = await person.press_data(RecordCB(action="in", id=assignment_id).pack(), message_id=listing.message_id)
+    answer = await person.wait_for_callback_answer(query)
+    assert answer.text == T("Too early: check-in for “{title}” opens 30 minutes before it starts.", lang,
+                            title="敬老活动")
+    # Out without in.
+    await person.send_text("/checkout")
+    await person.wait_for_message(T("You are not checked in to any task, so there is nothing to check out of. Check "
+                                    "in with /checkin when you arrive.", lang))
+
+    CLOCK.set(starts - timedelta(minutes=20))
+    await person.send_text("/checkin")
+    await person.wait_for_message(has_button(T("📍 Check in: {title}", lang, title="敬老活动")))
+    await person.press(T("📍 Check in: {title}", lang, title="敬老活动"))
+    await person.wait_for_message(T("Send your location so the social worker knows you have arrived, or check in "
+                                    "without it.", lang))
+    assert T("📍 Send my location", lang) in person.reply_buttons
+    worker_mark = li_jing.mark()
+    await person.send_location(*NEAR)
+    await person.wait_for_message(T("✅ Checked in to “{title}” at {time}. When you finish, send /checkout.", lang,
+                                    title="敬老活动", time=format_local_time(CLOCK.now(), lang, "Asia/Shanghai")))
+    assert person.reply_keyboard is None or "remove_keyboard" in person.reply_keyboard
+    row = await record_of(session, assignment_id)
+    assert row.status is RecordStatus.CHECKED_IN and 80 <= row.distance_m <= 120 and row.flagged is None
+
+    # Twice: refused, nothing changes.
+    await person.send_text("/checkin")
+    listing = await person.wait_for_message(T("No task is open for check-in now: it opens 30 minutes before a task "
+                                              "starts. Send /tasks to see yours.", lang))
+    query = await person.press_data(RecordCB(action="in", id=assignment_id).pack(), message_id=listing.message_id)
+    assert (await person.wait_for_callback_answer(query)).text == T("You already checked in to “{title}”.", lang,
+                                                                     title="敬老活动")
+
+    # Out after 2 hours 5 minutes and a few seconds: 125 minutes, 2.1 hours.
+    CLOCK.set(CLOCK.now() + timedelta(hours=2, minutes=5, seconds=40))
+    await person.send_text("/checkout")
+    await person.wait_for_message(has_button(T("🏁 Check out: {title}", lang, title="敬老活动")))
+    await person.press(T("🏁 Check out: {title}", lang, title="敬老活动"))
+    await person.wait_for_message(T("🏁 Checked out: {hours} hours served. The social worker will verify them; you "
+                                    "will be told.", lang, hours="2.1"))
+    row = await record_of(session, assignment_id)
+    assert (row.status, row.minutes) == (RecordStatus.PENDING, 125)
+    told = await li_jing.wait_for_message(T("🏁 {name} checked out of “{title}”: {hours} hours to verify.",
+                                            name="张伟", title="敬老活动", hours="2.1"), after=worker_mark, timeout=10)
+    await li_jing.press(T("📋 Open task"), message_id=told.message_id)
+    card = await li_jing.wait_for_message(T("Places filled: {filled} of {needed}", filled=1, needed=1))
+    assert "📍 " in card.text and T("{hours} h", hours="2.1") in card.text
+
+
+async def test_refusals_far_location_and_a_forgotten_check_out(emulator, session, world, app):
+    person, task_id, assignment_id, starts, ends = await placed(session, emulator, world, "zh_CN")
+    other = await volunteer_person(session, emulator, "刘芳", "晨光社区", world)
+    li_jing = emulator.user(world.people["li_jing"].telegram_id, "李静")
+
+    # Someone else's place, and a place one does not hold (the other volunteer's forged press).
+    CLOCK.set(starts - timedelta(minutes=5))
+    await other.send_text("/checkin")
+    listing = await other.wait_for_message(T("No task is open for check-in now: it opens 30 minutes before a task "
+                                             "starts. Send /tasks to see yours."))
+    for action in ("in", "out"):
+        query = await other.press_data(RecordCB(action=action, id=assignment_id).pack(), message_id=listing.message_id)
+        assert (await other.wait_for_callback_answer(query)).text == T("This task is someone else's.")
+
+    # Far from the place: checked in all the same, and the social worker is told.
+    worker_mark = li_jing.mark()
+    await person.send_text("/checkin")
+    await person.wait_for_message(has_button(T("📍 Check in: {title}", title="敬老活动")))
+    await person.press(T("📍 Check in: {title}", title="敬老活动"))
+    await person.wait_for_message(T("Send your location so the social worker knows you have arrived, or check in "
+                                    "without it."))
+    await person.send_location(*FAR)
+    said = await person.wait_for_message(T("✅ Checked in to “{title}” at {time}. When you finish, send /checkout.",
+                                           title="敬老活动", time=format_local_time(CLOCK.now(), "zh_CN",
+                                                                                  "Asia/Shanghai")))
+    assert "3.0 km" in said.text
+    await li_jing.wait_for_message("3.0 km", after=worker_mark, timeout=10)
+    assert (await record_of(session, assignment_id)).flagged == "far"
+
+    # Never checked out: reminded at the end (once), flagged after the grace period, never counted.
+    CLOCK.set(ends)
+    mark = person.mark()
+    await app.sweeper.sweep()
+    await app.sweeper.sweep()
+    reminder = await person.wait_for_message(has_button(T("🏁 Check out")), after=mark, timeout=10)
+    await person.wait_idle()
+    assert sum(1 for m in person.messages if m.seq > mark and T("🏁 Check out") in m.buttons) == 1
+    CLOCK.set(ends + timedelta(minutes=121))
+    worker_mark, mark = li_jing.mark(), person.mark()
+    await app.sweeper.sweep()
+    await li_jing.wait_for_message("⚠️", after=worker_mark, timeout=10)
+    await person.wait_for_message(T("You did not check out of “{title}”. Your hours are not counted until the social "
+                                    "worker confirms them; you will be told.", title="敬老活动"), after=mark,
+                                  timeout=10)
+    row = await record_of(session, assignment_id)
+    assert (row.status, row.minutes, row.flagged) == (RecordStatus.NO_CHECKOUT, None, "no_checkout")
+    # The reminder's button now says it is too late, and nothing is counted.
+    query = await person.press(T("🏁 Check out"), message_id=reminder.message_id)
+    assert (await person.wait_for_callback_answer(query)).text == T(
+        "The check-out for “{title}” was too late to record: the social worker will confirm your hours.",
+        title="敬老活动")
+    assert (await record_of(session, assignment_id)).minutes is None
+
+    # After the end nobody can check in any more.
+    await settled(person)
+    community = await session.get(Community, world.communities["晨光社区"].id)
+    assert community is not None
+    await session.commit()
