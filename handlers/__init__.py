@@ -58,6 +58,8 @@ ROUTERS: tuple[Router, ...] = (
     tasks.manage_dialog,
     tasks.cancel_dialog,
     records.checkin_dialog,
+    records.review_dialog,
+    records.correction_dialog,
     training.training_dialog,
     staff.invite_dialog,
     profile.specialties_dialog,

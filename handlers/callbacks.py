@@ -33,7 +33,7 @@ class VolunteerCB(CallbackData, prefix="vol"):
 
 
 class TaskCB(CallbackData, prefix="task"):
-    action: str  # view | new | add | more | cancel
+    action: str  # view | refresh | new | add | more | cancel | verify
     id: int  # the task's id (0 for new)
 
 
@@ -44,8 +44,8 @@ class AssignmentCB(CallbackData, prefix="asg"):
 
 
 class RecordCB(CallbackData, prefix="rec"):
-    action: str  # in | out
-    id: int  # the task assignment's id
+    action: str  # in | out (id: the task assignment's) | review | correct (id: the service record's)
+    id: int
 
 
 NOTICE_ACTIONS = {
@@ -65,6 +65,8 @@ NOTICE_ACTIONS = {
     "task.confirm": lambda ref: AssignmentCB(action="confirm", id=ref),
     "record.checkin": lambda ref: RecordCB(action="in", id=ref),
     "record.checkout": lambda ref: RecordCB(action="out", id=ref),
+    "record.review": lambda ref: RecordCB(action="review", id=ref),
+    "record.correct": lambda ref: RecordCB(action="correct", id=ref),
 }
 
 

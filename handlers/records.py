@@ -18,22 +18,23 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from aiogram_dialog import Dialog, DialogManager, ShowMode, StartMode, Window
 from aiogram_dialog.widgets.input import MessageInput
-from aiogram_dialog.widgets.kbd import Button, RequestLocation
+from aiogram_dialog.widgets.kbd import Button, RequestLocation, ScrollingGroup, Select, SwitchTo
 from aiogram_dialog.widgets.markup.reply_keyboard import ReplyKeyboardFactory
+from aiogram_dialog.widgets.text import Format
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.i18n import format_local_time
 from bot.services import records
-from bot.services.errors import DomainError
+from bot.services.errors import DomainError, InvalidInput
 from bot.services.tasks import TaskPolicy
 from bot.transaction import end_transaction
-from handlers.callbacks import RecordCB
+from handlers.callbacks import RecordCB, TaskCB
 from handlers.filters import not_command
-from handlers.states import CheckIn
+from handlers.states import CheckIn, RecordCorrection, RecordReview
 from handlers.texts import error_text, esc, locale
 from handlers.widgets import Lines, Tr, close_dialogs, keep_buttons_of, session_of, user_of
-from models import Role, User
+from models import Role, ServiceRecord, User
 
 router = Router(name=__name__)
 
@@ -171,4 +172,269 @@ async def checkout_pressed(query: CallbackQuery, callback_data: RecordCB, sessio
             hours=records.hours(minutes)))
 
 
-__all__ = ["checkin_dialog", "router"]
+
+
+# --- the social worker verifies, adjusts or rejects; the volunteer may ask for a correction ------------------------
+
+
+@router.callback_query(TaskCB.filter(F.action == "verify"))
+async def verify_list(query: CallbackQuery, callback_data: TaskCB, session: AsyncSession, user: User,
+                      dialog_manager: DialogManager) -> None:
+    try:
+        waiting = await records.to_verify(session, user, callback_data.id)
+    except DomainError as error:
+        await query.answer(error_text(error), show_alert=True)
+        return
+    if not waiting:
+        await query.answer(_("No record of this task is waiting for you."), show_alert=True)
+        return
+    await query.answer()
+    keep_buttons_of(query.message.message_id)
+    await close_dialogs(dialog_manager)
+    await dialog_manager.start(RecordReview.pick, data={"task": callback_data.id}, mode=StartMode.RESET_STACK,
+                               show_mode=ShowMode.SEND)
+
+
+@router.callback_query(RecordCB.filter(F.action == "review"))
+async def review_one(query: CallbackQuery, callback_data: RecordCB, session: AsyncSession, user: User,
+                     dialog_manager: DialogManager) -> None:
+    try:
+        task, _record, _volunteer = await records.for_review(session, user, callback_data.id)
+    except DomainError as error:
+        await query.answer(error_text(error), show_alert=True)
+        return
+    await query.answer()
+    keep_buttons_of(query.message.message_id)
+    await close_dialogs(dialog_manager)
+    await dialog_manager.start(RecordReview.record, data={"task": task.id, "record": callback_data.id},
+                               mode=StartMode.RESET_STACK, show_mode=ShowMode.SEND)
+
+
+async def _waiting(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str, Any]:
+    try:
+        rows = await records.to_verify(session_of(dialog_manager), user_of(dialog_manager),
+                                       int(dialog_manager.start_data["task"]))
+    except DomainError:
+        rows = []
+    items = []
+    for record, volunteer in rows:
+        served = _("{hours} h").format(hours=records.hours(record.minutes)) if record.minutes else _("no check-out")
+        items.append((str(record.id), f"{volunteer.real_name} · {served}"))
+    return {"items": items, "empty": not items}
+
+
+async def _record_chosen(query: CallbackQuery, _widget: Any, manager: DialogManager, item_id: str) -> None:
+    if not item_id.isdigit():
+        await query.answer(_("This button is no longer valid."), show_alert=True)
+        return
+    manager.dialog_data["record"] = int(item_id)
+    await manager.switch_to(RecordReview.record)
+
+
+def _record_id(manager: DialogManager) -> int:
+    return int(manager.dialog_data.get("record") or manager.start_data.get("record") or 0)
+
+
+async def _one(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str, Any]:
+    try:
+        task, record, volunteer = await records.for_review(session_of(dialog_manager), user_of(dialog_manager),
+                                                           _record_id(dialog_manager))
+    except DomainError as error:
+        return {"text": error_text(error), "open": False, "served": False}
+    tz = task.community.timezone
+    lines = [f"🧾 <b>{esc(volunteer.real_name)}</b> · {volunteer.volunteer_number or '—'}",
+             _("Task: {title}").format(title=esc(task.title)),
+             _("Checked in: {time}").format(time=format_local_time(record.checked_in_at, locale(), tz))
+             + (f" · {records.distance_text(record.distance_m)}" if record.distance_m is not None else "")
+             + (" ⚠️" if record.flagged == "far" else "")]
+    if record.checked_out_at is not None:
+        lines.append(_("Checked out: {time}").format(time=format_local_time(record.checked_out_at, locale(), tz)))
+        lines.append(_("Served: {hours} hours").format(hours=records.hours(record.minutes or 0)))
+    else:
+        lines.append(_("⚠️ never checked out"))
+    if record.correction_note:
+        lines.append(_("The volunteer asks for a correction: “{note}”").format(note=esc(record.correction_note)))
+    if record.status in records.DECIDED:
+        lines.append(_("Already decided."))
+    return {"text": "\n".join(lines), "open": record.status in records.TO_VERIFY,
+            "served": record.status in records.TO_VERIFY and record.minutes is not None}
+
+
+async def _verified(query: CallbackQuery, _button: Any, manager: DialogManager) -> None:
+    clock: Clock = manager.middleware_data["clock"]
+    session = session_of(manager)
+    try:
+        record = await records.verify(session, user_of(manager), _record_id(manager), now=clock.now())
+    except DomainError as error:
+        await query.answer(error_text(error), show_alert=True)
+        return
+    minutes = record.verified_minutes or 0
+    await end_transaction(session)
+    await query.answer(_("Verified: {hours} hours count. The volunteer has been told.").format(
+        hours=records.hours(minutes)), show_alert=True)
+    await _next_or_done(query, manager)
+
+
+async def _next_or_done(query: CallbackQuery, manager: DialogManager) -> None:
+    if await _waiting_count(manager):
+        manager.dialog_data.pop("record", None)
+        await manager.switch_to(RecordReview.pick)
+    else:
+        await manager.done(show_mode=ShowMode.NO_UPDATE)
+        await query.message.edit_text(_("All records of this task are decided."))
+
+
+async def _waiting_count(manager: DialogManager) -> int:
+    try:
+        return len(await records.to_verify(session_of(manager), user_of(manager), int(manager.start_data["task"])))
+    except DomainError:
+        return 0
+
+
+async def _hours_typed(message: Message, _widget: Any, manager: DialogManager) -> None:
+    from handlers.training import parse_minutes
+
+    try:
+        manager.dialog_data["minutes"] = records.check_minutes(parse_minutes(message.text))
+    except DomainError as error:
+        await message.answer(error_text(error))
+        manager.show_mode = ShowMode.SEND
+        return
+    await manager.switch_to(RecordReview.adjust_reason, show_mode=ShowMode.SEND)
+
+
+async def _reason_typed(message: Message, _widget: Any, manager: DialogManager) -> None:
+    clock: Clock = manager.middleware_data["clock"]
+    session, user = session_of(manager), user_of(manager)
+    adjusting = manager.current_context().state == RecordReview.adjust_reason
+    try:
+        if adjusting:
+            record = await records.adjust(session, user, _record_id(manager), int(manager.dialog_data["minutes"]),
+                                          message.text, now=clock.now())
+        else:
+            record = await records.reject(session, user, _record_id(manager), message.text, now=clock.now())
+    except InvalidInput as error:
+        await message.answer(error_text(error))
+        manager.show_mode = ShowMode.SEND
+        return
+    except DomainError as error:
+        await manager.done(show_mode=ShowMode.NO_UPDATE)
+        await message.answer(error_text(error))
+        return
+    minutes = record.verified_minutes or 0
+    await end_transaction(session)
+    await message.answer(_("Adjusted: {hours} hours count. The volunteer has been told why.").format(
+        hours=records.hours(minutes)) if adjusting else _("Rejected: nothing counts. The volunteer has been told why."))
+    if await _waiting_count(manager):
+        manager.dialog_data.pop("record", None)
+        await manager.switch_to(RecordReview.pick, show_mode=ShowMode.SEND)
+    else:
+        await manager.done(show_mode=ShowMode.NO_UPDATE)
+
+
+async def _review_closed(query: CallbackQuery, _button: Any, manager: DialogManager) -> None:
+    await manager.done(show_mode=ShowMode.NO_UPDATE)
+    await query.message.edit_text(_("Closed: the records wait for you in the task's card."))
+
+
+async def _not_words(message: Message, _widget: Any, manager: DialogManager) -> None:
+    await message.answer(_("Please type it in words."))
+    manager.show_mode = ShowMode.SEND
+
+
+review_dialog = Dialog(
+    Window(
+        Lines(Tr("🧾 Records waiting for your decision. Tap one."), Tr("None.", when="empty")),
+        ScrollingGroup(Select(Format("{item[1]}"), id="rec", item_id_getter=lambda i: i[0], items="items",
+                              on_click=_record_chosen), id="recpages", width=1, height=8, hide_on_single_page=True),
+        Button(Tr("✖️ Close"), id="close", on_click=_review_closed),
+        state=RecordReview.pick,
+        getter=_waiting,
+    ),
+    Window(
+        Format("{text}"),
+        Button(Tr("✔️ Verify as recorded"), id="verify", on_click=_verified, when="served"),
+        SwitchTo(Tr("✏️ Adjust the hours"), id="adjust", state=RecordReview.adjust_hours, when="open"),
+        SwitchTo(Tr("✖️ Reject"), id="reject", state=RecordReview.reject_reason, when="open"),
+        SwitchTo(Tr("⬅️ All records"), id="list", state=RecordReview.pick),
+        state=RecordReview.record,
+        getter=_one,
+    ),
+    Window(
+        Tr("How many hours should count? Type them, like 1.5 or 90分钟."),
+        MessageInput(_hours_typed, content_types=[ContentType.TEXT], filter=not_command),
+        MessageInput(_not_words, filter=not_command),
+        SwitchTo(Tr("⬅️ Back"), id="back", state=RecordReview.record),
+        state=RecordReview.adjust_hours,
+    ),
+    Window(
+        Tr("Why? The volunteer reads it and may ask for a correction."),
+        MessageInput(_reason_typed, content_types=[ContentType.TEXT], filter=not_command),
+        MessageInput(_not_words, filter=not_command),
+        SwitchTo(Tr("⬅️ Back"), id="back", state=RecordReview.record),
+        state=RecordReview.adjust_reason,
+    ),
+    Window(
+        Tr("Why is this record not counted? The volunteer reads it and may ask for a correction."),
+        MessageInput(_reason_typed, content_types=[ContentType.TEXT], filter=not_command),
+        MessageInput(_not_words, filter=not_command),
+        SwitchTo(Tr("⬅️ Back"), id="back", state=RecordReview.record),
+        state=RecordReview.reject_reason,
+    ),
+)
+
+
+@router.callback_query(RecordCB.filter(F.action == "correct"))
+async def ask_correction(query: CallbackQuery, callback_data: RecordCB, session: AsyncSession, user: User,
+                         dialog_manager: DialogManager) -> None:
+    record = await session.get(ServiceRecord, callback_data.id)
+    if record is None or record.volunteer_id != user.id:
+        await query.answer(_("This record is someone else's."), show_alert=True)
+        return
+    if record.status not in records.DECIDED:
+        await query.answer(_("This record is still with the social worker: you will be told when it is decided."),
+                           show_alert=True)
+        return
+    await query.answer()
+    keep_buttons_of(query.message.message_id)
+    await close_dialogs(dialog_manager)
+    await dialog_manager.start(RecordCorrection.note, data={"record": record.id}, mode=StartMode.RESET_STACK,
+                               show_mode=ShowMode.SEND)
+
+
+async def _correction_typed(message: Message, _widget: Any, manager: DialogManager) -> None:
+    clock: Clock = manager.middleware_data["clock"]
+    session = session_of(manager)
+    try:
+        await records.request_correction(session, user_of(manager), int(manager.start_data["record"]), message.text,
+                                         now=clock.now())
+    except InvalidInput as error:
+        await message.answer(error_text(error))
+        manager.show_mode = ShowMode.SEND
+        return
+    except DomainError as error:
+        await manager.done(show_mode=ShowMode.NO_UPDATE)
+        await message.answer(error_text(error))
+        return
+    await end_transaction(session)
+    await manager.done(show_mode=ShowMode.NO_UPDATE)
+    await message.answer(_("Sent: the social worker will look at your record again and you will be told."))
+
+
+async def _correction_cancelled(query: CallbackQuery, _button: Any, manager: DialogManager) -> None:
+    await manager.done(show_mode=ShowMode.NO_UPDATE)
+    await query.message.edit_text(_("Cancelled: nothing was sent or saved."))
+
+
+correction_dialog = Dialog(
+    Window(
+        Tr("What should be corrected? Say it in a few words, like “I stayed until 12:00”."),
+        MessageInput(_correction_typed, content_types=[ContentType.TEXT], filter=not_command),
+        MessageInput(_not_words, filter=not_command),
+        Button(Tr("✖️ Cancel"), id="cancel", on_click=_correction_cancelled),
+        state=RecordCorrection.note,
+    ),
+)
+
+
+__all__ = ["checkin_dialog", "correction_dialog", "review_dialog", "router"]

@@ -180,3 +180,19 @@ class CheckIn(StatesGroup):
     """A volunteer checks in: a location (optional) with a reply-keyboard button."""
 
     location = State()
+
+
+class RecordReview(StatesGroup):
+    """The task's social worker decides its service records: verify, adjust (hours, then why) or reject (why)."""
+
+    pick = State()
+    record = State()
+    adjust_hours = State()
+    adjust_reason = State()
+    reject_reason = State()
+
+
+class RecordCorrection(StatesGroup):
+    """A volunteer asks for a correction of a decided record."""
+
+    note = State()

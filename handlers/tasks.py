@@ -720,12 +720,18 @@ def task_card(roster: tasks.Roster, now: datetime) -> str:
 
 def task_markup(roster: tasks.Roster, now: datetime) -> InlineKeyboardMarkup | None:
     task = roster.task
-    if task.status is TaskStatus.CANCELLED or task.ends_at <= now:
-        return None
     builder = InlineKeyboardBuilder()
 
     def add(text: str, action: str) -> None:
         builder.row(InlineKeyboardButton(text=text, callback_data=TaskCB(action=action, id=task.id).pack()))
+
+    waiting = sum(1 for r in roster.records.values() if r.status in records.TO_VERIFY)
+    if waiting:
+        add(_("🧾 Verify hours ({count})").format(count=waiting), "verify")
+    if task.status is TaskStatus.CANCELLED or task.ends_at <= now:
+        if waiting:
+            add(_("🔄 Refresh"), "refresh")
+        return builder.as_markup() if waiting else None
 
     if task.starts_at > now and roster.open_places:
         add(_("➕ Add a volunteer"), "add")

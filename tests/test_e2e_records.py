@@ -121,9 +121,13 @@ async def test_a_volunteer_checks_in_near_the_place_and_out_and_the_social_worke
     assert (row.status, row.minutes) == (RecordStatus.PENDING, 125)
     told = await li_jing.wait_for_message(T("🏁 {name} checked out of “{title}”: {hours} hours to verify.",
                                             name="张伟", title="敬老活动", hours="2.1"), after=worker_mark, timeout=10)
-    await li_jing.press(T("📋 Open task"), message_id=told.message_id)
+    assert T("🧾 Verify") in told.buttons
+    await li_jing.send_text("/tasks")
+    listing = await li_jing.wait_for_message(T("📋 Your volunteer tasks. Tap one to see who is coming."))
+    await li_jing.press(next(b for b in listing.buttons if "敬老活动" in b))
     card = await li_jing.wait_for_message(T("Places filled: {filled} of {needed}", filled=1, needed=1))
     assert "📍 " in card.text and T("{hours} h", hours="2.1") in card.text
+    assert T("🧾 Verify hours ({count})", count=1) in card.buttons
 
 
 async def test_refusals_far_location_and_a_forgotten_check_out(emulator, session, world, app):
@@ -184,3 +188,64 @@ async def test_refusals_far_location_and_a_forgotten_check_out(emulator, session
     community = await session.get(Community, world.communities["晨光社区"].id)
     assert community is not None
     await session.commit()
+
+
+@pytest.mark.parametrize("lang", ["zh_CN", "en"])
+async def test_the_social_worker_adjusts_the_hours_and_the_volunteer_asks_for_a_correction(
+    emulator, session, world, lang
+):
+    person, task_id, assignment_id, starts, ends = await placed(session, emulator, world, lang)
+    li_jing = emulator.user(world.people["li_jing"].telegram_id, "李静")
+    user = await session.scalar(select(User).where(User.telegram_id == person.id))
+    await records.check_in(session, user, assignment_id, now=starts, policy=POLICY)
+    await session.commit()
+    CLOCK.set(starts + timedelta(minutes=125))
+    worker_mark = li_jing.mark()
+    await person.send_text("/checkout")
+    await person.wait_for_message(has_button(T("🏁 Check out: {title}", lang, title="敬老活动")))
+    await person.press(T("🏁 Check out: {title}", lang, title="敬老活动"))
+    notice = await li_jing.wait_for_message(has_button(T("🧾 Verify")), after=worker_mark, timeout=10)
+
+    # A forged review button from the volunteer is refused.
+    record_id = (await record_of(session, assignment_id)).id
+    query = await person.press_data(RecordCB(action="review", id=record_id).pack(),
+                                    message_id=person.messages[-1].message_id)
+    assert (await person.wait_for_callback_answer(query)).text == T(
+        "Only the task's social worker, a supervisor or a coordinator can verify its records.", lang)
+
+    # 李静 adjusts: she left an hour early.
+    await li_jing.press(T("🧾 Verify"), message_id=notice.message_id)
+    await li_jing.wait_for_message(T("Served: {hours} hours", hours="2.1"))
+    await li_jing.press(T("✏️ Adjust the hours"))
+    await li_jing.wait_for_message(T("How many hours should count? Type them, like 1.5 or 90分钟."))
+    await li_jing.send_text("0")
+    await li_jing.wait_for_message(T("The hours must be more than zero; to count nothing, reject the record."))
+    await li_jing.send_text("1小时")
+    await li_jing.wait_for_message(T("Why? The volunteer reads it and may ask for a correction."))
+    mark = person.mark()
+    await li_jing.send_text("提前一小时离开")
+    await li_jing.wait_for_message(T("Adjusted: {hours} hours count. The volunteer has been told why.", hours="1.0"))
+    told = await person.wait_for_message(has_button(T("✍️ Ask for a correction", lang)), after=mark, timeout=10)
+    assert "提前一小时离开" in told.text
+    row = await record_of(session, assignment_id)
+    assert (row.status, row.minutes, row.verified_minutes, row.reason) == (RecordStatus.ADJUSTED, 125, 60,
+                                                                           "提前一小时离开")
+
+    # The volunteer disagrees; the record goes back to 李静 with their words, and she verifies it as recorded.
+    await person.press(T("✍️ Ask for a correction", lang), message_id=told.message_id)
+    await person.wait_for_message(T("What should be corrected? Say it in a few words, like “I stayed until 12:00”.",
+                                    lang))
+    worker_mark = li_jing.mark()
+    await person.send_text("我一直待到最后")
+    await person.wait_for_message(T("Sent: the social worker will look at your record again and you will be told.",
+                                    lang))
+    again = await li_jing.wait_for_message("我一直待到最后", after=worker_mark, timeout=10)
+    await li_jing.press(T("🧾 Verify"), message_id=again.message_id)
+    await li_jing.wait_for_message(T("The volunteer asks for a correction: “{note}”", note="我一直待到最后"))
+    mark = person.mark()
+    query = await li_jing.press(T("✔️ Verify as recorded"))
+    assert (await li_jing.wait_for_callback_answer(query)).text == T(
+        "Verified: {hours} hours count. The volunteer has been told.", hours="2.1")
+    await person.wait_for_message(lambda m: m.text.startswith("✅") and "2.1" in m.text, after=mark, timeout=10)
+    row = await record_of(session, assignment_id)
+    assert (row.status, row.verified_minutes) == (RecordStatus.VERIFIED, 125)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.services.dispatch import haversine_km
 from bot.services.errors import N_, InvalidInput, InvalidState, NotFound, PermissionDenied
 from bot.services.notices import Notice, NoticeButton, enqueue, timestamp
-from bot.services.tasks import TaskPolicy, lock_task
+from bot.services.tasks import TaskPolicy, lock_task, may_manage
 from models import (
     AssignmentStatus,
     RecordStatus,
@@ -42,6 +43,13 @@ from models import (
 CHECKIN_EARLY = timedelta(minutes=30)
 CHECKOUT_DUE = "record_checkout_due"
 CHECKOUT_MISSING = "record_checkout_missing"
+VERIFY_DUE = "record_verify_due"
+VERIFY_WORKING_DAYS = 10  # the 2020 measures: recorded within ten working days of the service
+REASON_MAX = 300
+MAX_MINUTES = 24 * 60
+# What the social worker still has to decide; and what a volunteer may ask to correct.
+TO_VERIFY = (RecordStatus.PENDING, RecordStatus.CORRECTION, RecordStatus.NO_CHECKOUT)
+DECIDED = (RecordStatus.VERIFIED, RecordStatus.ADJUSTED, RecordStatus.REJECTED)
 
 
 def hours(minutes: int) -> Decimal:
@@ -169,13 +177,31 @@ async def check_out(session: AsyncSession, user: User, assignment_id: int, *, no
     record.minutes = minutes
     record.updated_at = now
     await _cancel_checkout_reminders(session, record, now=now)
+    _schedule_verification(session, task, record, now=now)
     owner = await session.get(User, task.created_by_id)
     volunteer = await session.get(Volunteer, user.id)
     enqueue(session, Notice(owner, N_("🏁 {name} checked out of “{title}”: {hours} hours to verify."),
                             {"name": volunteer.real_name if volunteer else user.display_name, "title": task.title,
                              "hours": str(hours(minutes))},
-                            (NoticeButton(N_("📋 Open task"), "task.view", task.id),)), now=now)
+                            (NoticeButton(N_("🧾 Verify"), "record.review", record.id),)), now=now)
     return record
+
+
+def working_days_after(moment: datetime, days: int, tz: str) -> datetime:
+    """The same local time `days` working days (Monday to Friday) later; public holidays are not known here."""
+    local = moment.astimezone(ZoneInfo(tz))
+    left = days
+    while left:
+        local += timedelta(days=1)
+        if local.weekday() < 5:
+            left -= 1
+    return local.astimezone(moment.tzinfo)
+
+
+def _schedule_verification(session: AsyncSession, task: VolunteerTask, record: ServiceRecord, *,
+                           now: datetime) -> None:
+    session.add(Reminder(kind=VERIFY_DUE, due_at=working_days_after(now, VERIFY_WORKING_DAYS, task.community.timezone),
+                         task_id=task.id, user_id=task.created_by_id, payload={"record": record.id}, created_at=now))
 
 
 async def _cancel_checkout_reminders(session: AsyncSession, record: ServiceRecord, *, now: datetime) -> None:
@@ -194,6 +220,150 @@ async def records_of_task(session: AsyncSession, task_id: int) -> dict[int, Serv
     rows = (await session.scalars(select(ServiceRecord).where(ServiceRecord.task_id == task_id)
                                   .execution_options(populate_existing=True))).all()
     return {r.volunteer_id: r for r in rows}
+
+
+# --- verification ---------------------------------------------------------------------------------------------
+
+
+async def _reviewable(session: AsyncSession, actor: User, record_id: int) -> tuple[VolunteerTask, ServiceRecord]:
+    task_id = await session.scalar(select(ServiceRecord.task_id).where(ServiceRecord.id == record_id))
+    if task_id is None:
+        raise NotFound(N_("This service record could not be found."))
+    task = await lock_task(session, task_id)
+    if not await may_manage(session, actor, task):
+        raise PermissionDenied(N_("Only the task's social worker, a supervisor or a coordinator can verify its "
+                                  "records."))
+    record = await session.get(ServiceRecord, record_id, populate_existing=True)
+    assert record is not None
+    return task, record
+
+
+def check_reason(text: str | None) -> str:
+    words = " ".join((text or "").split())
+    if not words:
+        raise InvalidInput(N_("Please give the reason in a few words: the volunteer reads it."))
+    if len(words) > REASON_MAX:
+        raise InvalidInput(N_("Please keep the reason within {limit} characters."), limit=REASON_MAX)
+    return words
+
+
+def check_minutes(value: int) -> int:
+    if value < 1:
+        raise InvalidInput(N_("The hours must be more than zero; to count nothing, reject the record."))
+    if value > MAX_MINUTES:
+        raise InvalidInput(N_("At most {hours} hours can be recorded for one task."), hours=MAX_MINUTES // 60)
+    return value
+
+
+async def _decide(session: AsyncSession, actor: User, record_id: int, status: RecordStatus, *, now: datetime,
+                  minutes: int | None = None, reason: str | None = None) -> tuple[VolunteerTask, ServiceRecord]:
+    task, record = await _reviewable(session, actor, record_id)
+    if record.status in DECIDED:
+        raise InvalidState(N_("This record was already decided; the volunteer may ask for a correction."))
+    if record.status is RecordStatus.CHECKED_IN:
+        raise InvalidState(N_("The volunteer has not checked out yet: decide once they have."))
+    if status is RecordStatus.VERIFIED and record.minutes is None:
+        raise InvalidState(N_("There is no check-out to verify: set the hours served with “Adjust”."))
+    record.status = status
+    record.verified_minutes = minutes if status is RecordStatus.ADJUSTED else (
+        record.minutes if status is RecordStatus.VERIFIED else None)
+    record.reason = reason
+    record.verified_by_id = actor.id
+    record.verified_at = now
+    record.updated_at = now
+    await _cancel_verification_reminders(session, record, now=now)
+    person = await session.get(User, record.volunteer_id)
+    params = {"title": task.title, "date": timestamp(task.starts_at), "reason": reason or "",
+              "hours": str(hours(record.verified_minutes or 0)), "served": str(hours(record.minutes or 0))}
+    fix = (NoticeButton(N_("✍️ Ask for a correction"), "record.correct", record.id),)
+    if status is RecordStatus.VERIFIED:
+        notice = Notice(person, N_("✅ Your {hours} hours for “{title}” ({date}) are verified and on your record. "
+                                   "Thank you!"), params)
+    elif status is RecordStatus.ADJUSTED:
+        notice = Notice(person, N_("✏️ Your hours for “{title}” ({date}) were set to {hours} (you recorded "
+                                   "{served}): “{reason}”."), params, fix)
+    else:
+        notice = Notice(person, N_("✖️ Your record for “{title}” ({date}) is not counted: “{reason}”."), params, fix)
+    enqueue(session, notice, now=now)
+    return task, record
+
+
+async def verify(session: AsyncSession, actor: User, record_id: int, *, now: datetime) -> ServiceRecord:
+    """The minutes served count as recorded."""
+    return (await _decide(session, actor, record_id, RecordStatus.VERIFIED, now=now))[1]
+
+
+async def adjust(session: AsyncSession, actor: User, record_id: int, minutes: int, reason: str | None, *,
+                 now: datetime) -> ServiceRecord:
+    """Other minutes count than were recorded (or, without a check-out, the minutes served at all), and why."""
+    return (await _decide(session, actor, record_id, RecordStatus.ADJUSTED, now=now, minutes=check_minutes(minutes),
+                          reason=check_reason(reason)))[1]
+
+
+async def reject(session: AsyncSession, actor: User, record_id: int, reason: str | None, *,
+                 now: datetime) -> ServiceRecord:
+    return (await _decide(session, actor, record_id, RecordStatus.REJECTED, now=now, reason=check_reason(reason)))[1]
+
+
+async def request_correction(session: AsyncSession, user: User, record_id: int, note: str | None, *,
+                             now: datetime) -> ServiceRecord:
+    """The volunteer disagrees with a decision: the record goes back to the social worker with their words."""
+    words = check_reason(note)
+    task_id = await session.scalar(select(ServiceRecord.task_id).where(ServiceRecord.id == record_id))
+    if task_id is None:
+        raise NotFound(N_("This service record could not be found."))
+    task = await lock_task(session, task_id)
+    record = await session.get(ServiceRecord, record_id, populate_existing=True)
+    if record is None or record.volunteer_id != user.id:
+        raise PermissionDenied(N_("This record is someone else's."))
+    if record.status not in DECIDED:
+        raise InvalidState(N_("This record is still with the social worker: you will be told when it is decided."))
+    record.status = RecordStatus.CORRECTION
+    record.correction_note = words
+    record.updated_at = now
+    _schedule_verification(session, task, record, now=now)
+    owner = await session.get(User, task.created_by_id)
+    volunteer = await session.get(Volunteer, user.id)
+    enqueue(session, Notice(owner, N_("✍️ {name} asks for a correction of their record for “{title}”: “{note}”."),
+                            {"name": volunteer.real_name if volunteer else user.display_name, "title": task.title,
+                             "note": words}, (NoticeButton(N_("🧾 Verify"), "record.review", record.id),)), now=now)
+    return record
+
+
+async def to_verify(session: AsyncSession, actor: User, task_id: int) -> list[tuple[ServiceRecord, Volunteer]]:
+    """A task's records waiting for a decision (checked out, not checked out, or asked to correct)."""
+    task = await session.get(VolunteerTask, task_id)
+    if task is None:
+        raise NotFound(N_("This task could not be found."))
+    if not await may_manage(session, actor, task):
+        raise PermissionDenied(N_("Only the task's social worker, a supervisor or a coordinator can verify its "
+                                  "records."))
+    rows = (await session.execute(
+        select(ServiceRecord, Volunteer).join(Volunteer, Volunteer.user_id == ServiceRecord.volunteer_id)
+        .where(ServiceRecord.task_id == task_id, ServiceRecord.status.in_(TO_VERIFY))
+        .order_by(ServiceRecord.checked_in_at).execution_options(populate_existing=True)
+    )).all()
+    return [(r, v) for r, v in rows]
+
+
+async def for_review(session: AsyncSession, actor: User, record_id: int) -> tuple[VolunteerTask, ServiceRecord,
+                                                                                   Volunteer]:
+    record = await session.get(ServiceRecord, record_id, populate_existing=True)
+    if record is None:
+        raise NotFound(N_("This service record could not be found."))
+    task = await session.get(VolunteerTask, record.task_id)
+    if not await may_manage(session, actor, task):
+        raise PermissionDenied(N_("Only the task's social worker, a supervisor or a coordinator can verify its "
+                                  "records."))
+    volunteer = await session.get(Volunteer, record.volunteer_id)
+    return task, record, volunteer
+
+
+async def _cancel_verification_reminders(session: AsyncSession, record: ServiceRecord, *, now: datetime) -> None:
+    await session.execute(update(Reminder).where(
+        Reminder.task_id == record.task_id, Reminder.kind == VERIFY_DUE, Reminder.status == ReminderStatus.PENDING,
+        Reminder.payload["record"].as_integer() == record.id,
+    ).values(status=ReminderStatus.CANCELLED, done_at=now).execution_options(synchronize_session=False))
 
 
 # --- reminders -------------------------------------------------------------------------------------------------
@@ -234,6 +404,7 @@ async def checkout_missing(session: AsyncSession, reminder: Reminder, *, now: da
     record.status = RecordStatus.NO_CHECKOUT
     record.flagged = "no_checkout"
     record.updated_at = now
+    _schedule_verification(session, task, record, now=now)
     person = await session.get(User, record.volunteer_id)
     volunteer = await session.get(Volunteer, record.volunteer_id)
     owner = await session.get(User, task.created_by_id)
@@ -242,10 +413,34 @@ async def checkout_missing(session: AsyncSession, reminder: Reminder, *, now: da
                              "hours served when you verify the record."),
                    {"name": volunteer.real_name if volunteer else person.display_name, "title": task.title,
                     "since": timestamp(record.checked_in_at)},
-                   (NoticeButton(N_("📋 Open task"), "task.view", task.id),)),
+                   (NoticeButton(N_("🧾 Verify"), "record.review", record.id),)),
             Notice(person, N_("You did not check out of “{title}”. Your hours are not counted until the social "
                               "worker confirms them; you will be told."), {"title": task.title}),
             now=now)
 
 
-HANDLERS = {CHECKOUT_DUE: checkout_due, CHECKOUT_MISSING: checkout_missing}
+async def verify_due(session: AsyncSession, reminder: Reminder, *, now: datetime, policy: TaskPolicy) -> None:
+    """Ten working days and still undecided: the social worker and the station's supervisors are told."""
+    if reminder.task_id is None:
+        return
+    try:
+        task = await lock_task(session, reminder.task_id)
+    except NotFound:
+        return
+    record = await session.get(ServiceRecord, int(reminder.payload.get("record", 0)), populate_existing=True)
+    if record is None or record.status not in TO_VERIFY:
+        return
+    from bot.services.cases import supervisors
+
+    volunteer = await session.get(Volunteer, record.volunteer_id)
+    owner = await session.get(User, task.created_by_id)
+    told = {owner.id: owner, **{u.id: u for u in await supervisors(session, task.community_id)}}
+    enqueue(session, *(Notice(u, N_("⏰ {name}'s service record for “{title}” has waited {days} working days: the "
+                                    "rules ask for it to be recorded by now. Please verify it."),
+                              {"name": volunteer.real_name if volunteer else "—", "title": task.title,
+                               "days": VERIFY_WORKING_DAYS},
+                              (NoticeButton(N_("🧾 Verify"), "record.review", record.id),)) for u in told.values()),
+            now=now)
+
+
+HANDLERS = {CHECKOUT_DUE: checkout_due, CHECKOUT_MISSING: checkout_missing, VERIFY_DUE: verify_due}
