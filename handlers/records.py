@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.i18n import format_local_time
 from bot.services import records
-from bot.services.errors import DomainError, InvalidInput
+from bot.services.errors import N_, DomainError, InvalidInput
 from bot.services.tasks import TaskPolicy
 from bot.transaction import end_transaction
 from handlers.callbacks import RecordCB, TaskCB
@@ -34,7 +34,7 @@ from handlers.filters import not_command
 from handlers.states import CheckIn, RecordCorrection, RecordReview
 from handlers.texts import error_text, esc, locale
 from handlers.widgets import Lines, Tr, close_dialogs, keep_buttons_of, session_of, user_of
-from models import Role, ServiceRecord, User
+from models import COUNTED, RecordStatus, Role, ServiceRecord, User, Volunteer
 
 router = Router(name=__name__)
 
@@ -435,6 +435,48 @@ correction_dialog = Dialog(
         state=RecordCorrection.note,
     ),
 )
+
+
+# --- /hours ------------------------------------------------------------------------------------------------
+
+
+STATE_MARKS = {
+    RecordStatus.CHECKED_IN: N_("serving now"),
+    RecordStatus.PENDING: N_("waiting for verification"),
+    RecordStatus.CORRECTION: N_("correction asked"),
+    RecordStatus.NO_CHECKOUT: N_("no check-out: waiting for the social worker"),
+    RecordStatus.VERIFIED: N_("verified"),
+    RecordStatus.ADJUSTED: N_("adjusted"),
+    RecordStatus.REJECTED: N_("not counted"),
+}
+
+
+@router.message(Command("hours"))
+async def hours_command(message: Message, session: AsyncSession, user: User, clock: Clock) -> None:
+    volunteer = await session.get(Volunteer, user.id)
+    if volunteer is None:
+        await message.answer(_("/hours shows a volunteer's service hours. To volunteer, send /volunteer."))
+        return
+    tz = volunteer.community.timezone
+    found = await records.summary(session, user, now=clock.now(), tz=tz)
+    lines = [
+        _("⏱ Your verified service hours: {total} in all, {year_hours} in {year}.").format(
+            total=records.hours(found.total_minutes), year_hours=records.hours(found.year_minutes), year=found.year),
+        _("Only hours verified by a social worker count."),
+    ]
+    if found.waiting:
+        lines.append(_("{count} record(s) still waiting for a social worker.").format(count=found.waiting))
+    if not found.latest:
+        lines.append(_("No service recorded yet: check in and out of your tasks with /checkin and /checkout."))
+    else:
+        lines.append("")
+        lines.append(_("Your latest records:"))
+        for record, task in found.latest:
+            minutes = record.verified_minutes if record.status in COUNTED else record.minutes
+            shown = _("{hours} h").format(hours=records.hours(minutes)) if minutes else "—"
+            lines.append(f"• {format_local_time(record.checked_in_at, locale(), tz)} · {esc(task.title)} · {shown} "
+                         f"({_(STATE_MARKS[record.status])})")
+    await message.answer("\n".join(lines))
 
 
 __all__ = ["checkin_dialog", "correction_dialog", "review_dialog", "router"]

@@ -205,6 +205,13 @@ async def test_the_social_worker_adjusts_the_hours_and_the_volunteer_asks_for_a_
     await person.wait_for_message(has_button(T("🏁 Check out: {title}", lang, title="敬老活动")))
     await person.press(T("🏁 Check out: {title}", lang, title="敬老活动"))
     notice = await li_jing.wait_for_message(has_button(T("🧾 Verify")), after=worker_mark, timeout=10)
+    year = CLOCK.now().astimezone(ZoneInfo("Asia/Shanghai")).year
+    # Not verified yet: nothing counts.
+    await person.send_text("/hours")
+    hours_text = await person.wait_for_message(T("⏱ Your verified service hours: {total} in all, {year_hours} in "
+                                                 "{year}.", lang, total="0.0", year_hours="0.0", year=year))
+    assert T("{count} record(s) still waiting for a social worker.", lang, count=1) in hours_text.text
+    assert T("waiting for verification", lang) in hours_text.text
 
     # A forged review button from the volunteer is refused.
     record_id = (await record_of(session, assignment_id)).id
@@ -249,3 +256,10 @@ async def test_the_social_worker_adjusts_the_hours_and_the_volunteer_asks_for_a_
     await person.wait_for_message(lambda m: m.text.startswith("✅") and "2.1" in m.text, after=mark, timeout=10)
     row = await record_of(session, assignment_id)
     assert (row.status, row.verified_minutes) == (RecordStatus.VERIFIED, 125)
+    await person.send_text("/hours")
+    hours_text = await person.wait_for_message(T("⏱ Your verified service hours: {total} in all, {year_hours} in "
+                                                 "{year}.", lang, total="2.1", year_hours="2.1", year=year))
+    assert "敬老活动" in hours_text.text and T("verified", lang) in hours_text.text
+    # Someone who is not a volunteer is told what /hours is for.
+    await li_jing.send_text("/hours")
+    await li_jing.wait_for_message(T("/hours shows a volunteer's service hours. To volunteer, send /volunteer."))

@@ -16,11 +16,12 @@ minutes first and round once.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.dispatch import haversine_km
@@ -28,6 +29,7 @@ from bot.services.errors import N_, InvalidInput, InvalidState, NotFound, Permis
 from bot.services.notices import Notice, NoticeButton, enqueue, timestamp
 from bot.services.tasks import TaskPolicy, lock_task, may_manage
 from models import (
+    COUNTED,
     AssignmentStatus,
     RecordStatus,
     Reminder,
@@ -364,6 +366,37 @@ async def _cancel_verification_reminders(session: AsyncSession, record: ServiceR
         Reminder.task_id == record.task_id, Reminder.kind == VERIFY_DUE, Reminder.status == ReminderStatus.PENDING,
         Reminder.payload["record"].as_integer() == record.id,
     ).values(status=ReminderStatus.CANCELLED, done_at=now).execution_options(synchronize_session=False))
+
+
+# --- a volunteer's hours -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What /hours shows: verified minutes in all and this year, and the latest records with their state."""
+
+    total_minutes: int
+    year_minutes: int
+    year: int
+    waiting: int  # records not decided yet (their minutes do not count)
+    latest: list[tuple[ServiceRecord, VolunteerTask]]
+
+
+async def summary(session: AsyncSession, user: User, *, now: datetime, tz: str, limit: int = 20) -> Summary:
+    """Only verified (or adjusted) minutes count; "this year" is the local calendar year of the service."""
+    year = now.astimezone(ZoneInfo(tz)).year
+    start_of_year = datetime(year, 1, 1, tzinfo=ZoneInfo(tz))
+    counted = select(func.coalesce(func.sum(ServiceRecord.verified_minutes), 0)).where(
+        ServiceRecord.volunteer_id == user.id, ServiceRecord.status.in_(COUNTED))
+    total = await session.scalar(counted) or 0
+    this_year = await session.scalar(counted.where(ServiceRecord.checked_in_at >= start_of_year)) or 0
+    waiting = await session.scalar(select(func.count()).select_from(ServiceRecord).where(
+        ServiceRecord.volunteer_id == user.id, ServiceRecord.status.in_((*TO_VERIFY, RecordStatus.CHECKED_IN)))) or 0
+    rows = (await session.execute(
+        select(ServiceRecord, VolunteerTask).join(VolunteerTask, VolunteerTask.id == ServiceRecord.task_id)
+        .where(ServiceRecord.volunteer_id == user.id).order_by(ServiceRecord.checked_in_at.desc()).limit(limit)
+    )).all()
+    return Summary(int(total), int(this_year), year, int(waiting), [(r, t) for r, t in rows])
 
 
 # --- reminders -------------------------------------------------------------------------------------------------
