@@ -48,6 +48,10 @@ class RecordCB(CallbackData, prefix="rec"):
     id: int
 
 
+class ExportCB(CallbackData, prefix="exp"):
+    period: str  # this_month | last_month | this_year
+
+
 NOTICE_ACTIONS = {
     "request.view": lambda ref: RequestCB(action="view", id=ref),
     "case.accept": lambda ref: CaseCB(action="accept", id=ref),

@@ -44,6 +44,7 @@ def help_text(user: User) -> str:
         lines.append(_("/training — record a training for volunteers"))
         lines.append(_("/trainings — the trainings you recorded"))
         lines.append(_("/tasks — volunteer tasks: create one, see who is coming"))
+        lines.append(_("/export — verified service records of a period, as a workbook"))
     elif user.has_role(Role.VOLUNTEER):
         lines.append(_("/trainings — the trainings on your volunteer record"))
         lines.append(_("/tasks — your volunteer tasks and offers"))

@@ -8,12 +8,14 @@ checked again by the service: whose place it is, the time window, twice, out wit
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiogram import F, Router
 from aiogram.enums import ContentType
-from aiogram.filters import Command
-from aiogram.types import CallbackQuery, InlineKeyboardButton, Message, ReplyKeyboardRemove
+from aiogram.filters import Command, CommandObject
+from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardButton, Message, ReplyKeyboardRemove
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from aiogram_dialog import Dialog, DialogManager, ShowMode, StartMode, Window
@@ -25,11 +27,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.i18n import format_local_time
-from bot.services import records
+from bot.services import exports, records
 from bot.services.errors import N_, DomainError, InvalidInput
 from bot.services.tasks import TaskPolicy
 from bot.transaction import end_transaction
-from handlers.callbacks import RecordCB, TaskCB
+from handlers.callbacks import ExportCB, RecordCB, TaskCB
 from handlers.filters import not_command
 from handlers.states import CheckIn, RecordCorrection, RecordReview
 from handlers.texts import error_text, esc, locale
@@ -477,6 +479,87 @@ async def hours_command(message: Message, session: AsyncSession, user: User, clo
             lines.append(f"• {format_local_time(record.checked_in_at, locale(), tz)} · {esc(task.title)} · {shown} "
                          f"({_(STATE_MARKS[record.status])})")
     await message.answer("\n".join(lines))
+
+
+
+# --- /export: the verified records of a period as a workbook ------------------------------------------------------
+
+PERIODS = {"this_month": N_("This month"), "last_month": N_("Last month"), "this_year": N_("This year")}
+
+
+def _period(code: str, today: date) -> tuple[date, date]:
+    if code == "this_month":
+        return today.replace(day=1), today
+    if code == "last_month":
+        last = today.replace(day=1) - timedelta(days=1)
+        return last.replace(day=1), last
+    return date(today.year, 1, 1), today
+
+
+def _zone_of(user: User) -> str:
+    worker = user.social_worker
+    home = worker.home_community if worker is not None else None
+    return home.timezone if home is not None else "Asia/Shanghai"
+
+
+async def _send_export(message: Message, session: AsyncSession, user: User, start: date, end: date) -> None:
+    try:
+        made = await exports.export_records(session, user, start, end, tz=_zone_of(user), gettext=_)
+    except DomainError as error:
+        await message.answer(error_text(error))
+        return
+    if not made.rows:
+        await message.answer(_("No verified service records from {start} to {end}.").format(start=start, end=end))
+        return
+    await message.answer_document(
+        BufferedInputFile(made.content, filename=made.filename),
+        caption=_("Verified service records from {start} to {end}: {count} rows, for the national volunteer "
+                  "service information system.").format(start=start, end=end, count=made.rows))
+
+
+@router.message(Command("export"))
+async def export_command(message: Message, command: CommandObject, session: AsyncSession, user: User,
+                         clock: Clock) -> None:
+    if not (user.has_role(Role.SOCIAL_WORKER) or user.has_role(Role.COORDINATOR)):
+        await message.answer(_("/export is for social workers and coordinators."))
+        return
+    if command.args:
+        parts = command.args.split()
+        try:
+            start, end = (date.fromisoformat(p) for p in parts) if len(parts) == 2 else (None, None)
+        except ValueError:
+            start = end = None
+        if start is None or end is None:
+            await message.answer(_("Type the period like /export 2026-11-01 2026-11-30, or choose one:"),
+                                 reply_markup=_periods_markup())
+            return
+        await _send_export(message, session, user, start, end)
+        return
+    await message.answer(_("Which period? The workbook holds every verified record, one row each."),
+                         reply_markup=_periods_markup())
+
+
+def _periods_markup() -> Any:
+    builder = InlineKeyboardBuilder()
+    for code, label in PERIODS.items():
+        builder.button(text=_(label), callback_data=ExportCB(period=code).pack())
+    builder.adjust(3)
+    return builder.as_markup()
+
+
+@router.callback_query(ExportCB.filter())
+async def export_pressed(query: CallbackQuery, callback_data: ExportCB, session: AsyncSession, user: User,
+                         clock: Clock) -> None:
+    if callback_data.period not in PERIODS:
+        await query.answer(_("This button is no longer valid."), show_alert=True)
+        return
+    if not (user.has_role(Role.SOCIAL_WORKER) or user.has_role(Role.COORDINATOR)):
+        await query.answer(_("/export is for social workers and coordinators."), show_alert=True)
+        return
+    await query.answer()
+    today = clock.now().astimezone(ZoneInfo(_zone_of(user))).date()
+    start, end = _period(callback_data.period, today)
+    await _send_export(query.message, session, user, start, end)
 
 
 __all__ = ["checkin_dialog", "correction_dialog", "review_dialog", "router"]

@@ -263,3 +263,43 @@ async def test_the_social_worker_adjusts_the_hours_and_the_volunteer_asks_for_a_
     # Someone who is not a volunteer is told what /hours is for.
     await li_jing.send_text("/hours")
     await li_jing.wait_for_message(T("/hours shows a volunteer's service hours. To volunteer, send /volunteer."))
+
+
+async def test_the_verified_records_of_a_period_come_as_a_workbook(emulator, session, world):
+    import io
+
+    from openpyxl import load_workbook
+
+    person, task_id, assignment_id, starts, ends = await placed(session, emulator, world, "zh_CN")
+    li_jing = emulator.user(world.people["li_jing"].telegram_id, "李静")
+    user = await session.scalar(select(User).where(User.telegram_id == person.id))
+    worker = await session.get(User, world.people["li_jing"].id)
+    record = await records.check_in(session, user, assignment_id, now=starts, policy=POLICY)
+    await records.check_out(session, user, assignment_id, now=starts + timedelta(minutes=95))
+    await records.adjust(session, worker, record.id, 90, "提前五分钟离开", now=ends)
+    await session.commit()
+    day = starts.astimezone(ZoneInfo("Asia/Shanghai")).date()
+
+    await person.send_text("/export")  # a volunteer
+    await person.wait_for_message(T("/export is for social workers and coordinators."))
+    await li_jing.send_text(f"/export {day} {day - timedelta(days=1)}")
+    await li_jing.wait_for_message(T("The period must end on or after its first day."))
+    await li_jing.send_text(f"/export {day - timedelta(days=400)} {day}")
+    await li_jing.wait_for_message(T("Please export at most {days} days at a time.", days=366))
+    await li_jing.send_text("/export 十一月")
+    await li_jing.wait_for_message(has_button(T("This month")))
+    await li_jing.send_text(f"/export {day - timedelta(days=1)} {day}")
+    sent = await li_jing.wait_for_message(lambda m: m.file is not None, timeout=10)
+    assert sent.file.filename.endswith(".xlsx")
+    sheet = load_workbook(io.BytesIO(sent.file.data)).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][:4] == (T("No."), T("Volunteer number"), T("Name"), T("Sex"))
+    assert len(rows) == 2
+    row = dict(zip(rows[0], rows[1], strict=True))
+    assert row[T("Name")] == "张伟" and row[T("Hours")] == 1.5 and row[T("Activity")] == "敬老活动"
+    assert row[T("ID number (masked)")] == "*****1234"
+    assert "提前五分钟离开" in row[T("Verification")] and row[T("Recorded by")] == "李静"
+    # Another period holds nothing.
+    await li_jing.send_text(f"/export {day + timedelta(days=1)} {day + timedelta(days=2)}")
+    await li_jing.wait_for_message(T("No verified service records from {start} to {end}.",
+                                     start=day + timedelta(days=1), end=day + timedelta(days=2)))
