@@ -298,6 +298,31 @@ async def run_demo(lang: str = "zh_CN", *, out=print) -> int:  # noqa: ANN001 - 
                 await helper.wait_for_message(lambda m: m.text.startswith("↩️") and "刘芳" in m.text, after=helper_mark,
                                               timeout=10)
 
+                # On the day: 刘芳 checks in at the door (sharing her location) and out two hours later; 赵敏
+                # verifies the record, and 刘芳's verified hours show in /hours.
+                clock.set(starts - timedelta(minutes=10))
+                await liu_fang.send_text("/checkin")
+                await liu_fang.wait_for_message(lambda m: any(b.startswith("📍") for b in m.buttons))
+                await liu_fang.press(next(b for b in liu_fang.messages[-1].buttons if b.startswith("📍")))
+                await liu_fang.wait_for_message(lambda m: t("📍 Send my location") in liu_fang.reply_buttons)
+                await liu_fang.send_location(37.8707, 112.5490)
+                await liu_fang.wait_for_message(lambda m: m.text.startswith("✅"))
+                clock.set(starts + timedelta(hours=2, minutes=5))
+                helper_mark = helper.mark()
+                await liu_fang.send_text("/checkout")
+                await liu_fang.wait_for_message(lambda m: any(b.startswith("🏁") for b in m.buttons))
+                await liu_fang.press(next(b for b in liu_fang.messages[-1].buttons if b.startswith("🏁")))
+                await liu_fang.wait_for_message(lambda m: m.text.startswith("🏁"))
+                to_verify = await helper.wait_for_message(lambda m: t("🧾 Verify") in m.buttons, after=helper_mark,
+                                                          timeout=10)
+                liu_mark = liu_fang.mark()
+                await helper.press(t("🧾 Verify"), message_id=to_verify.message_id)
+                await helper.wait_for_message(lambda m: t("✔️ Verify as recorded") in m.buttons)
+                await helper.press(t("✔️ Verify as recorded"))
+                await liu_fang.wait_for_message(lambda m: m.text.startswith("✅"), after=liu_mark, timeout=10)
+                await liu_fang.send_text("/hours")
+                await liu_fang.wait_for_message(lambda m: m.text.startswith("⏱"))
+
                 # Done: 赵敏 resolves it; 王秀兰 confirms and rates the help.
                 resident_mark = resident.mark()
                 await helper.press(t("✅ Resolve"), message_id=card.message_id)
@@ -322,11 +347,11 @@ async def run_demo(lang: str = "zh_CN", *, out=print) -> int:  # noqa: ANN001 - 
                 number = await session.scalar(select(ServiceRequest.number))
             if lang == "zh_CN":
                 out(f"\n演示结束：王秀兰的求助 {number} 由李静转给赵敏受理；志愿者张伟注册并获批准，赵敏为这个个案请志愿者，"
-                    "张伟在前一天的提醒后退出，候补的刘芳递补；个案办结，王秀兰评价了5星。")
+                    "张伟在前一天的提醒后退出，候补的刘芳递补；刘芳签到、签退，赵敏核实了她的服务时长；个案办结，王秀兰评价了5星。")
             else:
                 out(f"\nDemo finished: Wang Xiulan's request {number} went from Li Jing to Zhao Min; volunteer Zhang Wei "
                     "registered and was approved, Zhao Min asked volunteers for the case, Zhang Wei withdrew after the "
-                    "day-before reminder and Liu Fang moved up from the waitlist; the case was resolved and Wang "
-                    "Xiulan rated the help 5 stars.")
+                    "day-before reminder and Liu Fang moved up from the waitlist; Liu Fang checked in and out and "
+                    "Zhao Min verified her hours; the case was resolved and Wang Xiulan rated the help 5 stars.")
         await engine.dispose()
     return 0
