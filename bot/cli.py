@@ -1,4 +1,4 @@
-"""The `linli` command line: run · health · demo · db upgrade · seed · admin grant/list/revoke · i18n compile.
+"""The `linli` command line: run · health · demo · db upgrade · seed · admin grant/list/revoke · certificate verify · i18n compile.
 
 Operator text in English. Every failure an operator can meet (a bad setting, a
 database that is unreachable or not migrated, Telegram out of reach) is one line
@@ -84,6 +84,14 @@ def _parser() -> argparse.ArgumentParser:
     revoke.add_argument("--allow-none", action="store_true",
                         help="revoke even the last coordinator (nobody can invite staff until the next grant)")
 
+    certificate = sub.add_parser("certificate", help="certificates of volunteer service")
+    certificate_sub = certificate.add_subparsers(dest="certificate_command", required=True, metavar="ACTION",
+                                                 help="what to do")
+    check = certificate_sub.add_parser("verify", help="say whether a certificate is genuine and what it covers")
+    check.add_argument("number", help="the certificate's number, like LL-2026-000001")
+    check.add_argument("code", nargs="?", help="its check code, when given (printed beside the number)")
+    check.add_argument("--lang", choices=["zh_CN", "en"], default="zh_CN", help="language of the answer")
+
     i18n = sub.add_parser("i18n", help="translations")
     i18n_sub = i18n.add_subparsers(dest="i18n_command", required=True, metavar="ACTION", help="what to do")
     i18n_sub.add_parser("compile", help="compile locales/*.po into .mo files")
@@ -126,6 +134,24 @@ async def _grant(settings: Settings, telegram_id: int) -> str:
             return f"{telegram_id} is {'now' if granted else 'already'} a coordinator"
     finally:
         await engine.dispose()
+
+
+async def _verify_certificate(settings: Settings, number: str, code: str | None, lang: str) -> tuple[int, str]:
+    from bot.db import make_engine, make_session_factory
+    from bot.i18n import make_i18n
+    from bot.services import certificates
+
+    i18n = make_i18n(lang)
+    engine = make_engine(settings.database_url)
+    try:
+        async with make_session_factory(engine)() as session:
+            found = await certificates.check(session, number, code)
+    finally:
+        await engine.dispose()
+    if found is None:
+        return 1, i18n.gettext("✖️ No certificate with this number and check code was issued by Linli: it is not "
+                               "genuine, or it was mistyped.", locale=lang)
+    return 0, i18n.gettext(certificates.GENUINE, locale=lang).format(**certificates.summary_params(found))
 
 
 async def _list_coordinators(settings: Settings) -> str:
@@ -318,6 +344,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(asyncio.run(_list_coordinators(settings)))
             elif args.admin_command == "revoke":
                 print(asyncio.run(_revoke(settings, args.telegram_id, args.allow_none)))
+        elif args.command == "certificate":
+            code, said = asyncio.run(_verify_certificate(settings, args.number, args.code, args.lang))
+            print(said)
+            return code
         elif args.command == "import":
             from bot.import_cli import run as run_import
 

@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     # A volunteer still checked in this many minutes after the task's end is flagged; their hours wait for the
     # social worker.
     checkout_grace_minutes: int = Field(default=120, ge=10, le=24 * 60)
+    # A CJK TrueType font (.ttf/.ttc) for certificates; unset: Debian's fonts-wqy-microhei where installed.
+    certificate_font: Path | None = None
     # `linli run` touches this file while it polls Telegram; `linli health` reads its age. Unset: no heartbeat.
     heartbeat_file: Path | None = None
 

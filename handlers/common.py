@@ -50,6 +50,7 @@ def help_text(user: User) -> str:
         lines.append(_("/tasks — your volunteer tasks and offers"))
         lines.append(_("/checkin, /checkout — when you arrive at a task and when you leave"))
         lines.append(_("/hours — your verified service hours and records"))
+        lines.append(_("/certificate — a certificate of your volunteer service (PDF)"))
     if user.has_role(Role.COORDINATOR):
         if not user.has_role(Role.SOCIAL_WORKER):
             lines.append(_("/cases — requests waiting for a social worker, and overdue ones"))

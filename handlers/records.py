@@ -8,6 +8,7 @@ checked again by the service: whose place it is, the time window, twice, out wit
 
 from __future__ import annotations
 
+import logging
 from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,6 +17,7 @@ from aiogram import F, Router
 from aiogram.enums import ContentType
 from aiogram.filters import Command, CommandObject
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardButton, Message, ReplyKeyboardRemove
+from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from aiogram_dialog import Dialog, DialogManager, ShowMode, StartMode, Window
@@ -26,8 +28,9 @@ from aiogram_dialog.widgets.text import Format
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
+from bot.config import Settings
 from bot.i18n import format_local_time
-from bot.services import exports, records
+from bot.services import certificates, exports, records
 from bot.services.errors import N_, DomainError, InvalidInput
 from bot.services.tasks import TaskPolicy
 from bot.transaction import end_transaction
@@ -38,6 +41,7 @@ from handlers.texts import error_text, esc, locale
 from handlers.widgets import Lines, Tr, close_dialogs, keep_buttons_of, session_of, user_of
 from models import COUNTED, RecordStatus, Role, ServiceRecord, User, Volunteer
 
+log = logging.getLogger(__name__)
 router = Router(name=__name__)
 
 
@@ -560,6 +564,49 @@ async def export_pressed(query: CallbackQuery, callback_data: ExportCB, session:
     today = clock.now().astimezone(ZoneInfo(_zone_of(user))).date()
     start, end = _period(callback_data.period, today)
     await _send_export(query.message, session, user, start, end)
+
+
+# --- certificates -------------------------------------------------------------------------------------------------
+
+
+@router.message(Command("certificate"))
+async def certificate_command(message: Message, session: AsyncSession, user: User, clock: Clock,
+                              settings: Settings, i18n: I18n) -> None:
+    try:
+        font = certificates.find_font(settings.certificate_font)
+        issued = await certificates.issue(session, user, now=clock.now())
+    except certificates.FontMissing as error:
+        log.error("no CJK font for certificates: set CERTIFICATE_FONT or install fonts-wqy-microhei")
+        await message.answer(error_text(error))
+        return
+    except DomainError as error:
+        await message.answer(error_text(error))
+        return
+    certificate, volunteer = issued.certificate, issued.volunteer
+    pdf = certificates.render_pdf(certificate, volunteer, font, zh=lambda m: i18n.gettext(m, locale="zh_CN"),
+                                  en=lambda m: i18n.gettext(m, locale="en"))
+    number, code, total = certificate.number, certificate.code, records.hours(certificate.minutes)
+    await end_transaction(session)  # the certificate exists before it is sent
+    await message.answer_document(
+        BufferedInputFile(pdf, filename=f"{number}.pdf"),
+        caption=_("📜 Your certificate of volunteer service: {hours} verified hours. Number {number}, check code "
+                  "{code}: anyone can check it with /verify {number} {code}.").format(hours=total, number=number,
+                                                                                      code=code))
+
+
+@router.message(Command("verify"))
+async def verify_command(message: Message, command: CommandObject, session: AsyncSession) -> None:
+    parts = (command.args or "").split()
+    if not parts or len(parts) > 2:
+        await message.answer(_("Send the certificate's number and check code, like /verify LL-2026-000001 ABC234."))
+        return
+    found = await certificates.check(session, parts[0], parts[1] if len(parts) == 2 else None)
+    if found is None:
+        await message.answer(_("✖️ No certificate with this number and check code was issued by Linli: it is not "
+                               "genuine, or it was mistyped."))
+        return
+    await message.answer(_(certificates.GENUINE).format(**{k: esc(v) for k, v in
+                                                         certificates.summary_params(found).items()}))
 
 
 __all__ = ["checkin_dialog", "correction_dialog", "review_dialog", "router"]

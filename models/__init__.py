@@ -2,6 +2,7 @@
 
 from models.base import Base, UTCDateTime
 from models.catalogue import ServiceCategory, TargetGroup
+from models.certificate import Certificate
 from models.community import AreaType, Community, DistrictKind, Organization
 from models.outbox import OutboxStatus, OutgoingMessage
 from models.record import COUNTED, RecordStatus, ServiceRecord
@@ -48,6 +49,7 @@ __all__ = [
     "AttachmentKind",
     "Base",
     "CaseOffer",
+    "Certificate",
     "Community",
     "ContactRelation",
     "DeclineReason",

@@ -477,3 +477,34 @@ def test_a_running_bot_keeps_its_heartbeat_fresh_and_a_stopped_one_does_not(tmp_
     assert bot.returncode == 0, err
     assert not beat.exists(), "a stopped bot leaves no heartbeat behind"
     assert linli("health", cwd=tmp_path, env=env).returncode == 1
+
+
+def test_certificate_verify_answers_for_a_genuine_and_an_unknown_number(tmp_path: Path):
+    import sqlite3
+
+    assert linli("db", "upgrade", cwd=tmp_path).returncode == 0
+    database = sqlite3.connect(tmp_path / "linli.sqlite3")
+    now = "2026-12-13 02:00:00.000000"
+    database.execute("INSERT INTO community (id, name, district, district_kind, area_type, timezone, active, "
+                     "created_at) VALUES (1, '晨光社区', '和平街道', 'street', 'urban', 'Asia/Shanghai', 1, ?)", (now,))
+    database.execute("INSERT INTO app_user (id, telegram_id, first_name, created_at, last_seen_at) "
+                     "VALUES (1, 777, '刘芳', ?, ?)", (now, now))
+    database.execute("INSERT INTO volunteer (user_id, real_name, sex, birth_date, id_type, id_number_masked, phone, "
+                     "community_id, skills, interests, consent_at, status, volunteer_number, last_offered_at, "
+                     "created_at, updated_at) VALUES (1, '刘芳', 'female', '1985-06-01', 'resident_id', "
+                     "'**************0026', '+8613800000002', 1, '[]', '[]', ?, 'approved', 'ZY2025000001', ?, ?, ?)",
+                     (now, now, now, now))
+    database.execute("INSERT INTO certificate (number, code, volunteer_id, first_day, last_day, minutes, activities, "
+                     "organisation, issued_at) VALUES ('LL-2026-000001', 'ABC234', 1, '2026-12-05', '2026-12-12', "
+                     "255, '[{\"date\": \"2026-12-05\", \"title\": \"敬老\", \"minutes\": 255}]', '阳光社工', ?)", (now,))
+    database.commit()
+    database.close()
+
+    genuine = linli("certificate", "verify", "ll-2026-000001", "ABC234", "--lang", "en", cwd=tmp_path)
+    assert genuine.returncode == 0, genuine.stderr
+    assert genuine.stdout.startswith("✅ Genuine") and "4.3" in genuine.stdout and "**************0026" in genuine.stdout
+    assert "2026-12-13" in genuine.stdout  # issued at 10:00 in Shanghai
+    wrong = linli("certificate", "verify", "LL-2026-000001", "ZZZZZZ", cwd=tmp_path)
+    assert wrong.returncode == 1 and wrong.stdout.startswith("✖️")
+    unknown = linli("certificate", "verify", "LL-2099-000009", cwd=tmp_path)
+    assert unknown.returncode == 1 and "邻里" in unknown.stdout

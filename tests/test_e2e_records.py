@@ -303,3 +303,76 @@ async def test_the_verified_records_of_a_period_come_as_a_workbook(emulator, ses
     await li_jing.send_text(f"/export {day + timedelta(days=1)} {day + timedelta(days=2)}")
     await li_jing.wait_for_message(T("No verified service records from {start} to {end}.",
                                      start=day + timedelta(days=1), end=day + timedelta(days=2)))
+
+
+async def test_a_certificate_lists_verified_hours_renders_chinese_and_anyone_can_check_it(
+    emulator, session, world, tmp_path
+):
+    import io
+    import re
+
+    import pypdfium2
+    from pypdf import PdfReader
+
+    person, task_id, assignment_id, starts, ends = await placed(session, emulator, world, "zh_CN")
+    resident = emulator.user(next_id(), "路人", language_code="en")
+
+    # Nothing verified yet: no certificate.
+    await person.send_text("/certificate")
+    await person.wait_for_message(T("You have no verified service hours yet: a certificate lists verified hours only."))
+    await settled(person)
+    user = await session.scalar(select(User).where(User.telegram_id == person.id))
+    worker = await session.get(User, world.people["li_jing"].id)
+    record = await records.check_in(session, user, assignment_id, now=starts, policy=POLICY)
+    await records.check_out(session, user, assignment_id, now=starts + timedelta(minutes=95))
+    await records.verify(session, worker, record.id, now=ends)
+    await session.commit()
+
+    await person.send_text("/certificate")
+    sent = await person.wait_for_message(lambda m: m.file is not None, timeout=15)
+    number = re.search(r"LL-\d{4}-\d{6}", sent.text).group(0)
+    code = re.search(r"/verify \S+ ([A-Z0-9]{6})", sent.text).group(1)
+    pdf = sent.file.data
+    text = PdfReader(io.BytesIO(pdf)).pages[0].extract_text()
+    for expected in ("志愿服务证明", "Certificate of Volunteer Service", "张伟", "*****1234", "敬老活动", "1.6",
+                     number, code, "阳光社会工作服务中心", starts.astimezone(ZoneInfo("Asia/Shanghai")).date().isoformat()):
+        assert expected in text, expected
+    from models import Volunteer
+
+    volunteer_number = (await session.get(Volunteer, await _user_id(session, person))).volunteer_number
+    await session.commit()
+    assert volunteer_number in text
+    # The CJK font is embedded (a subset), so the page renders the same anywhere: render it and look.
+    page = PdfReader(io.BytesIO(pdf)).pages[0]
+    fonts = [f.get_object() for f in page["/Resources"]["/Font"].values()]
+    cjk = [f for f in fonts if "WenQuanYi" in str(f.get("/BaseFont")) or "/DescendantFonts" in f]
+    assert cjk, fonts
+    descriptor = (cjk[0]["/DescendantFonts"][0].get_object() if "/DescendantFonts" in cjk[0] else cjk[0])
+    assert "/FontFile2" in descriptor["/FontDescriptor"].get_object()
+    image = pypdfium2.PdfDocument(pdf)[0].render(scale=1).to_pil().convert("L")
+    dark = sum(image.histogram()[:128])
+    assert dark > 2000, "the page has text drawn on it"
+    image.save(tmp_path / "certificate.png")
+
+    # Anyone checks it; a wrong code or number is not genuine.
+    await resident.send_text(f"/verify {number} {code}")
+    said = await resident.wait_for_message(lambda m: m.text.startswith("✅"))
+    assert number in said.text and "*****1234" in said.text and "1.6" in said.text
+    await resident.send_text(f"/verify {number} XXXXXX")
+    await resident.wait_for_message(T("✖️ No certificate with this number and check code was issued by Linli: it is "
+                                      "not genuine, or it was mistyped."))
+    await resident.send_text("/verify")
+    await resident.wait_for_message(T("Send the certificate's number and check code, like /verify LL-2026-000001 "
+                                      "ABC234."))
+
+
+def next_id() -> int:
+    from tests.conftest import next_telegram_id
+
+    return next_telegram_id()
+
+
+async def _user_id(session, person) -> int:  # noqa: ANN001
+    user_id = await session.scalar(select(User.id).where(User.telegram_id == person.id))
+    await session.commit()
+    return user_id
