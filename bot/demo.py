@@ -12,6 +12,7 @@ is resolved and rated. Time jumps to the day before the visit on the demo's own 
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import tempfile
 from datetime import date, time, timedelta
@@ -322,6 +323,9 @@ async def run_demo(lang: str = "zh_CN", *, out=print) -> int:  # noqa: ANN001 - 
                 await liu_fang.wait_for_message(lambda m: m.text.startswith("✅"), after=liu_mark, timeout=10)
                 await liu_fang.send_text("/hours")
                 await liu_fang.wait_for_message(lambda m: m.text.startswith("⏱"))
+                # 刘芳 asks for a certificate of her service; anyone can check it by its number.
+                await liu_fang.send_text("/certificate")
+                certificate = await liu_fang.wait_for_message(lambda m: m.file is not None, timeout=15)
 
                 # Done: 赵敏 resolves it; 王秀兰 confirms and rates the help.
                 resident_mark = resident.mark()
@@ -343,15 +347,20 @@ async def run_demo(lang: str = "zh_CN", *, out=print) -> int:  # noqa: ANN001 - 
                 await app.dispatcher.stop_polling()
                 await asyncio.wait_for(polling, timeout=15)
             out(emulator.format_transcript())
+            from pypdf import PdfReader
+
+            out("\n" + ("证明第一页（从 PDF 中提取的文字）：" if lang == "zh_CN" else
+                         "The certificate's first page (text extracted from the PDF):"))
+            out(PdfReader(io.BytesIO(certificate.file.data)).pages[0].extract_text())
             async with session_factory() as session:
                 number = await session.scalar(select(ServiceRequest.number))
             if lang == "zh_CN":
                 out(f"\n演示结束：王秀兰的求助 {number} 由李静转给赵敏受理；志愿者张伟注册并获批准，赵敏为这个个案请志愿者，"
-                    "张伟在前一天的提醒后退出，候补的刘芳递补；刘芳签到、签退，赵敏核实了她的服务时长；个案办结，王秀兰评价了5星。")
+                    "张伟在前一天的提醒后退出，候补的刘芳递补；刘芳签到、签退，赵敏核实了她的服务时长，刘芳收到了志愿服务证明；个案办结，王秀兰评价了5星。")
             else:
                 out(f"\nDemo finished: Wang Xiulan's request {number} went from Li Jing to Zhao Min; volunteer Zhang Wei "
                     "registered and was approved, Zhao Min asked volunteers for the case, Zhang Wei withdrew after the "
                     "day-before reminder and Liu Fang moved up from the waitlist; Liu Fang checked in and out and "
-                    "Zhao Min verified her hours; the case was resolved and Wang Xiulan rated the help 5 stars.")
+                    "Zhao Min verified her hours, and she received a certificate; the case was resolved and Wang Xiulan rated the help 5 stars.")
         await engine.dispose()
     return 0
