@@ -56,6 +56,7 @@ STORY = {
         "task": "陪王阿姨买菜、去医院复查",
         "place": "晨光社区3号楼2单元（王阿姨家）",
         "withdraw": "临时要加班",
+        "late": "中途离开了约十分钟",
     },
     "en": {
         "client": "en",
@@ -67,6 +68,7 @@ STORY = {
         "task": "Shopping and hospital visit with Mrs Wang",
         "place": "Building 3, Unit 2, Chenguang (Mrs Wang's home)",
         "withdraw": "Called in to work",
+        "late": "Left for about ten minutes in the middle",
     },
 }
 
@@ -108,6 +110,21 @@ async def run_demo(lang: str = "zh_CN", *, out=print) -> int:  # noqa: ANN001 - 
                           status=VolunteerStatus.APPROVED, volunteer_number="ZY2025000001",
                           last_offered_at=now - timedelta(days=3), created_at=now, updated_at=now),
                 VolunteerAvailability(volunteer_id=liu.id, weekday=5, starts_at=time(8), ends_at=time(12)),
+            ])
+            # 王强 too.
+            wang = User(telegram_id=30003, first_name="王强", real_name="王强", locale=lang,
+                        community_id=world.communities["晨光社区"].id, created_at=now, last_seen_at=now)
+            session.add(wang)
+            await session.flush()
+            session.add_all([
+                UserRole(user_id=wang.id, role=Role.VOLUNTEER, granted_at=now),
+                Volunteer(user_id=wang.id, real_name="王强", sex=Sex.MALE, birth_date=date(1992, 9, 9),
+                          id_type=IdDocument.RESIDENT_ID, id_number_masked="**************0031",
+                          phone="+8613800000003", community_id=world.communities["晨光社区"].id,
+                          skills=["errands", "driving"], interests=[], consent_at=now,
+                          status=VolunteerStatus.APPROVED, volunteer_number="ZY2025000002",
+                          last_offered_at=now - timedelta(days=2), created_at=now, updated_at=now),
+                VolunteerAvailability(volunteer_id=wang.id, weekday=5, starts_at=time(8), ends_at=time(12)),
             ])
             # 赵敏 of 桃园社区 supports 晨光社区 this month (the policy's "three areas plan").
             today = SystemClock().now().date()
@@ -253,6 +270,8 @@ async def run_demo(lang: str = "zh_CN", *, out=print) -> int:  # noqa: ANN001 - 
                 await helper.send_text(story["task"])
                 await helper.wait_for_message(t("Where? Type the address or meeting point. You can also share a "
                                                 "location on the map."))
+                await helper.send_location(37.8706, 112.5489)  # the door of 王秀兰's building
+                await helper.wait_for_message(t("📍 Location received."))
                 await helper.send_text(story["place"])
                 await helper.wait_for_message(t("Which day? Tap it, or type it like 2026-12-05."))
                 await helper.send_text(day.isoformat())
@@ -261,32 +280,32 @@ async def run_demo(lang: str = "zh_CN", *, out=print) -> int:  # noqa: ANN001 - 
                 two_hours = t("{hours} h").format(hours="2")
                 await helper.wait_for_message(lambda m: two_hours in m.buttons)
                 await helper.press(two_hours)
-                await helper.wait_for_message(lambda m: "1" in m.buttons)
-                await helper.press("1")
+                await helper.wait_for_message(lambda m: "2" in m.buttons)
+                await helper.press("2")
                 await helper.wait_for_message(lambda m: "▫️ " + errands in m.buttons)
                 await helper.press("▫️ " + errands)
                 await helper.wait_for_message(lambda m: "✅ " + errands in m.buttons)
                 await helper.press(t("Next ➡️"))
                 await helper.wait_for_message(t("Please check the task:"))
-                volunteer_mark, liu_mark = volunteer.mark(), liu_fang.mark()
+                wang_qiang = emulator.user(30003, "王强", language_code=story["client"])
+                volunteer_mark, liu_mark, wang_mark = volunteer.mark(), liu_fang.mark(), wang_qiang.mark()
                 await helper.press(t("✅ Create and offer"))
                 await helper.wait_for_message(lambda m: m.text.startswith("📋"))
 
-                # Both are offered it; 张伟 answers first and has the place, 刘芳 is first on the waitlist.
-                offer = await volunteer.wait_for_message(lambda m: t("✅ I can help") in m.buttons,
-                                                         after=volunteer_mark, timeout=10)
-                other_offer = await liu_fang.wait_for_message(lambda m: t("✅ I can help") in m.buttons,
-                                                              after=liu_mark, timeout=10)
-                await volunteer.press(t("✅ I can help"), message_id=offer.message_id)
-                await volunteer.wait_for_message(lambda m: t("↩️ I can't come") in m.buttons)
-                await liu_fang.press(t("✅ I can help"), message_id=other_offer.message_id)
-                await liu_fang.wait_for_message(lambda m: t("↩️ I can't come") in m.buttons)
+                # Two places, three offered: 张伟 and 刘芳 answer first and have them, 王强 is first on the waitlist.
+                offers = [await person.wait_for_message(lambda m: t("✅ I can help") in m.buttons, after=mark,
+                                                        timeout=10)
+                          for person, mark in ((volunteer, volunteer_mark), (liu_fang, liu_mark),
+                                               (wang_qiang, wang_mark))]
+                for person, offer in zip((volunteer, liu_fang, wang_qiang), offers, strict=True):
+                    await person.press(t("✅ I can help"), message_id=offer.message_id)
+                    await person.wait_for_message(lambda m: t("↩️ I can't come") in m.buttons)
 
-                # The day before the visit: 张伟 is reminded, cannot come after all, and 刘芳 moves up.
+                # The day before the visit: 张伟 is reminded, cannot come after all, and 王强 moves up.
                 async with session_factory() as session:
                     starts = await session.scalar(select(VolunteerTask.starts_at))
                 clock.set(starts - timedelta(days=1))
-                volunteer_mark, liu_mark, resident_mark = volunteer.mark(), liu_fang.mark(), resident.mark()
+                volunteer_mark, wang_mark, resident_mark = volunteer.mark(), wang_qiang.mark(), resident.mark()
                 helper_mark = helper.mark()
                 await app.sweeper.sweep()
                 reminder = await volunteer.wait_for_message(lambda m: t("✅ Still coming") in m.buttons,
@@ -294,33 +313,56 @@ async def run_demo(lang: str = "zh_CN", *, out=print) -> int:  # noqa: ANN001 - 
                 await volunteer.press(t("↩️ I can't come"), message_id=reminder.message_id)
                 await volunteer.wait_for_message(lambda m: t("Yes, give up my place") in m.buttons)
                 await volunteer.press(t("Yes, give up my place"))
-                await liu_fang.wait_for_message(lambda m: m.text.startswith("🎉"), after=liu_mark, timeout=10)
-                await resident.wait_for_message(lambda m: "刘" in m.text, after=resident_mark, timeout=10)
-                await helper.wait_for_message(lambda m: m.text.startswith("↩️") and "刘芳" in m.text, after=helper_mark,
-                                              timeout=10)
+                await wang_qiang.wait_for_message(lambda m: m.text.startswith("🎉"), after=wang_mark, timeout=10)
+                await resident.wait_for_message(lambda m: "王" in m.text and "🙋" in m.text, after=resident_mark,
+                                                timeout=10)
+                await helper.wait_for_message(lambda m: m.text.startswith("↩️") and "王强" in m.text,
+                                              after=helper_mark, timeout=10)
 
-                # On the day: 刘芳 checks in at the door (sharing her location) and out two hours later; 赵敏
-                # verifies the record, and 刘芳's verified hours show in /hours.
-                clock.set(starts - timedelta(minutes=10))
-                await liu_fang.send_text("/checkin")
-                await liu_fang.wait_for_message(lambda m: any(b.startswith("📍") for b in m.buttons))
-                await liu_fang.press(next(b for b in liu_fang.messages[-1].buttons if b.startswith("📍")))
-                await liu_fang.wait_for_message(lambda m: t("📍 Send my location") in liu_fang.reply_buttons)
-                await liu_fang.send_location(37.8707, 112.5490)
-                await liu_fang.wait_for_message(lambda m: m.text.startswith("✅"))
+                # On the day: 刘芳 checks in at the door sharing her location, 王强 half an hour late without;
+                # both check out at 11:05. 赵敏 verifies 刘芳's record and adjusts 王强's, saying why.
+                async def check_in(person, location, at) -> None:  # noqa: ANN001
+                    clock.set(at)
+                    await person.send_text("/checkin")
+                    await person.wait_for_message(lambda m: any(b.startswith("📍") for b in m.buttons))
+                    await person.press(next(b for b in person.messages[-1].buttons if b.startswith("📍")))
+                    await person.wait_for_message(lambda m: t("📍 Send my location") in person.reply_buttons)
+                    if location:
+                        await person.send_location(*location)
+                    else:
+                        await person.tap_reply(t("✅ Check in without location"))
+                    await person.wait_for_message(lambda m: m.text.startswith("✅"))
+
+                async def check_out(person) -> None:  # noqa: ANN001
+                    await person.send_text("/checkout")
+                    await person.wait_for_message(lambda m: any(b.startswith("🏁") for b in m.buttons))
+                    await person.press(next(b for b in person.messages[-1].buttons if b.startswith("🏁")))
+                    await person.wait_for_message(lambda m: m.text.startswith("🏁"))
+
+                await check_in(liu_fang, (37.8707, 112.5490), starts - timedelta(minutes=10))
+                await check_in(wang_qiang, None, starts + timedelta(minutes=25))
                 clock.set(starts + timedelta(hours=2, minutes=5))
                 helper_mark = helper.mark()
-                await liu_fang.send_text("/checkout")
-                await liu_fang.wait_for_message(lambda m: any(b.startswith("🏁") for b in m.buttons))
-                await liu_fang.press(next(b for b in liu_fang.messages[-1].buttons if b.startswith("🏁")))
-                await liu_fang.wait_for_message(lambda m: m.text.startswith("🏁"))
-                to_verify = await helper.wait_for_message(lambda m: t("🧾 Verify") in m.buttons, after=helper_mark,
-                                                          timeout=10)
-                liu_mark = liu_fang.mark()
-                await helper.press(t("🧾 Verify"), message_id=to_verify.message_id)
+                await check_out(liu_fang)
+                await check_out(wang_qiang)
+                notices = []
+                for name in ("刘芳", "王强"):
+                    notices.append(await helper.wait_for_message(
+                        lambda m, name=name: t("🧾 Verify") in m.buttons and name in m.text, after=helper_mark,
+                        timeout=10))
+                liu_mark, wang_mark = liu_fang.mark(), wang_qiang.mark()
+                await helper.press(t("🧾 Verify"), message_id=notices[0].message_id)
                 await helper.wait_for_message(lambda m: t("✔️ Verify as recorded") in m.buttons)
                 await helper.press(t("✔️ Verify as recorded"))
                 await liu_fang.wait_for_message(lambda m: m.text.startswith("✅"), after=liu_mark, timeout=10)
+                await helper.press(t("🧾 Verify"), message_id=notices[1].message_id)
+                await helper.wait_for_message(lambda m: t("✏️ Adjust the hours") in m.buttons)
+                await helper.press(t("✏️ Adjust the hours"))
+                await helper.wait_for_message(t("How many hours should count? Type them, like 1.5 or 90分钟."))
+                await helper.send_text("1.5")
+                await helper.wait_for_message(t("Why? The volunteer reads it and may ask for a correction."))
+                await helper.send_text(story["late"])
+                await wang_qiang.wait_for_message(lambda m: m.text.startswith("✏️"), after=wang_mark, timeout=10)
                 await liu_fang.send_text("/hours")
                 await liu_fang.wait_for_message(lambda m: m.text.startswith("⏱"))
                 # 刘芳 asks for a certificate of her service; anyone can check it by its number.
@@ -356,11 +398,12 @@ async def run_demo(lang: str = "zh_CN", *, out=print) -> int:  # noqa: ANN001 - 
                 number = await session.scalar(select(ServiceRequest.number))
             if lang == "zh_CN":
                 out(f"\n演示结束：王秀兰的求助 {number} 由李静转给赵敏受理；志愿者张伟注册并获批准，赵敏为这个个案请志愿者，"
-                    "张伟在前一天的提醒后退出，候补的刘芳递补；刘芳签到、签退，赵敏核实了她的服务时长，刘芳收到了志愿服务证明；个案办结，王秀兰评价了5星。")
+                    "张伟在前一天的提醒后退出，候补的王强递补；刘芳和王强签到、签退，赵敏核实了刘芳的时长、调整了王强的时长并说明理由，刘芳收到了志愿服务证明；个案办结，王秀兰评价了5星。")
             else:
                 out(f"\nDemo finished: Wang Xiulan's request {number} went from Li Jing to Zhao Min; volunteer Zhang Wei "
                     "registered and was approved, Zhao Min asked volunteers for the case, Zhang Wei withdrew after the "
-                    "day-before reminder and Liu Fang moved up from the waitlist; Liu Fang checked in and out and "
-                    "Zhao Min verified her hours, and she received a certificate; the case was resolved and Wang Xiulan rated the help 5 stars.")
+                    "day-before reminder and Wang Qiang moved up from the waitlist; Liu Fang and Wang Qiang checked in and "
+                    "out, Zhao Min verified Liu Fang's hours and adjusted Wang Qiang's with a reason, and Liu Fang "
+                    "received a certificate; the case was resolved and Wang Xiulan rated the help 5 stars.")
         await engine.dispose()
     return 0

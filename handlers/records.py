@@ -101,26 +101,26 @@ async def _check_in(event: Message | CallbackQuery, manager: DialogManager,
     clock: Clock = manager.middleware_data["clock"]
     policy: TaskPolicy = manager.middleware_data["task_policy"]
     session, user = session_of(manager), user_of(manager)
-    message = event if isinstance(event, Message) else event.message
+    # A reply-keyboard button's press arrives as a callback that cannot answer or reply: speak through the bot.
+    bot, chat_id = manager.middleware_data["bot"], manager.middleware_data["event_chat"].id
     try:
         record = await records.check_in(session, user, int(manager.start_data["assignment"]), now=clock.now(),
                                         policy=policy, location=location)
     except DomainError as error:
         await manager.done(show_mode=ShowMode.NO_UPDATE)
-        await message.answer(error_text(error), reply_markup=ReplyKeyboardRemove())
+        await bot.send_message(chat_id, error_text(error), reply_markup=ReplyKeyboardRemove())
         return
     when, distance, far = record.checked_in_at, record.distance_m, record.flagged == "far"
     title, tz = manager.start_data["title"], manager.start_data.get("tz") or "Asia/Shanghai"
     await end_transaction(session)  # saved before it is reported
-    if isinstance(event, CallbackQuery):
-        await event.answer()
+    # (A reply-keyboard button's press arrives as a message dressed as a callback: nothing to answer.)
     await manager.done(show_mode=ShowMode.NO_UPDATE)
     lines = [_("✅ Checked in to “{title}” at {time}. When you finish, send /checkout.").format(
         title=esc(title), time=format_local_time(when, locale(), tz))]
     if far:
         lines.append(_("You seem to be {distance} from the task's place; the social worker has been told.").format(
             distance=records.distance_text(distance)))
-    await message.answer("\n".join(lines), reply_markup=ReplyKeyboardRemove())
+    await bot.send_message(chat_id, "\n".join(lines), reply_markup=ReplyKeyboardRemove())
 
 
 async def _location_given(message: Message, _widget: Any, manager: DialogManager) -> None:
@@ -133,8 +133,9 @@ async def _without_location(query: CallbackQuery, _button: Any, manager: DialogM
 
 async def _cancelled(query: CallbackQuery, _button: Any, manager: DialogManager) -> None:
     await manager.done(show_mode=ShowMode.NO_UPDATE)
-    await query.message.answer(_("Not checked in. Check in with /checkin when you arrive."),
-                               reply_markup=ReplyKeyboardRemove())
+    await manager.middleware_data["bot"].send_message(
+        manager.middleware_data["event_chat"].id, _("Not checked in. Check in with /checkin when you arrive."),
+        reply_markup=ReplyKeyboardRemove())
 
 
 async def _use_the_buttons(message: Message, _widget: Any, manager: DialogManager) -> None:

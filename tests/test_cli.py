@@ -133,10 +133,14 @@ def test_the_demo_tells_the_story_without_token_or_network(tmp_path: Path, lang:
         assert "Please check your request:" in transcript and "Timeline:" in transcript
         # The volunteer part: registered and approved, offered, withdrawn after the reminder, the waitlist moved up.
         assert "Please check the task:" in transcript and "Are you still coming?" in transcript
-        assert "刘芳 moved up from the waitlist" in transcript
+        assert "王强 moved up from the waitlist" in transcript
+        # Check-in and out, a verification and an adjustment, and the certificate read back from its PDF.
+        assert "Left for about ten minutes in the middle" in transcript
+        assert "Certificate of Volunteer Service" in transcript and "ZY2025000001" in transcript
     else:
         assert "请核对您的求助：" in transcript and "进展记录：" in transcript
-        assert "请核对任务：" in transcript and "您还能来吗？" in transcript and "候补的 刘芳 已递补获得名额" in transcript
+        assert "请核对任务：" in transcript and "您还能来吗？" in transcript and "候补的 王强 已递补获得名额" in transcript
+        assert "中途离开了约十分钟" in transcript and "志愿服务证明" in transcript and "ZY2025000001" in transcript
     assert not list(tmp_path.iterdir())  # the demo leaves nothing behind
 
 

@@ -376,3 +376,18 @@ async def _user_id(session, person) -> int:  # noqa: ANN001
     user_id = await session.scalar(select(User.id).where(User.telegram_id == person.id))
     await session.commit()
     return user_id
+
+
+async def test_checking_in_without_a_location(emulator, session, world):
+    person, task_id, assignment_id, starts, ends = await placed(session, emulator, world, "en")
+    CLOCK.set(starts)
+    await person.send_text("/checkin")
+    await person.wait_for_message(has_button(T("📍 Check in: {title}", "en", title="敬老活动")))
+    await person.press(T("📍 Check in: {title}", "en", title="敬老活动"))
+    await person.wait_for_message(T("Send your location so the social worker knows you have arrived, or check in "
+                                    "without it.", "en"))
+    await person.tap_reply(T("✅ Check in without location", "en"))
+    await person.wait_for_message(T("✅ Checked in to “{title}” at {time}. When you finish, send /checkout.", "en",
+                                    title="敬老活动", time=format_local_time(starts, "en", "Asia/Shanghai")))
+    row = await record_of(session, assignment_id)
+    assert (row.status, row.latitude, row.distance_m) == (RecordStatus.CHECKED_IN, None, None)
