@@ -265,15 +265,17 @@ async def test_the_social_worker_adjusts_the_hours_and_the_volunteer_asks_for_a_
     await li_jing.wait_for_message(T("/hours shows a volunteer's service hours. To volunteer, send /volunteer."))
 
 
-async def test_the_verified_records_of_a_period_come_as_a_workbook(emulator, session, world):
+@pytest.mark.parametrize("lang", ["zh_CN", "en"])
+async def test_the_verified_records_of_a_period_come_as_a_workbook(emulator, session, world, lang):
     import io
 
     from openpyxl import load_workbook
 
-    person, task_id, assignment_id, starts, ends = await placed(session, emulator, world, "zh_CN")
+    person, task_id, assignment_id, starts, ends = await placed(session, emulator, world, lang)
     li_jing = emulator.user(world.people["li_jing"].telegram_id, "李静")
     user = await session.scalar(select(User).where(User.telegram_id == person.id))
     worker = await session.get(User, world.people["li_jing"].id)
+    worker.locale = lang  # 李静 reads English in the English run
     record = await records.check_in(session, user, assignment_id, now=starts, policy=POLICY)
     await records.check_out(session, user, assignment_id, now=starts + timedelta(minutes=95))
     await records.adjust(session, worker, record.id, 90, "提前五分钟离开", now=ends)
@@ -281,32 +283,33 @@ async def test_the_verified_records_of_a_period_come_as_a_workbook(emulator, ses
     day = starts.astimezone(ZoneInfo("Asia/Shanghai")).date()
 
     await person.send_text("/export")  # a volunteer
-    await person.wait_for_message(T("/export is for social workers and coordinators."))
+    await person.wait_for_message(T("/export is for social workers and coordinators.", lang))
     await li_jing.send_text(f"/export {day} {day - timedelta(days=1)}")
-    await li_jing.wait_for_message(T("The period must end on or after its first day."))
+    await li_jing.wait_for_message(T("The period must end on or after its first day.", lang))
     await li_jing.send_text(f"/export {day - timedelta(days=400)} {day}")
-    await li_jing.wait_for_message(T("Please export at most {days} days at a time.", days=366))
+    await li_jing.wait_for_message(T("Please export at most {days} days at a time.", lang, days=366))
     await li_jing.send_text("/export 十一月")
-    await li_jing.wait_for_message(has_button(T("This month")))
+    await li_jing.wait_for_message(has_button(T("This month", lang)))
     await li_jing.send_text(f"/export {day - timedelta(days=1)} {day}")
     sent = await li_jing.wait_for_message(lambda m: m.file is not None, timeout=10)
     assert sent.file.filename.endswith(".xlsx")
     sheet = load_workbook(io.BytesIO(sent.file.data)).active
     rows = list(sheet.iter_rows(values_only=True))
-    assert rows[0][:4] == (T("No."), T("Volunteer number"), T("Name"), T("Sex"))
+    assert rows[0][:4] == (T("No.", lang), T("Volunteer number", lang), T("Name", lang), T("Sex", lang))
     assert len(rows) == 2
     row = dict(zip(rows[0], rows[1], strict=True))
-    assert row[T("Name")] == "张伟" and row[T("Hours")] == 1.5 and row[T("Activity")] == "敬老活动"
-    assert row[T("ID number (masked)")] == "*****1234"
-    assert "提前五分钟离开" in row[T("Verification")] and row[T("Recorded by")] == "李静"
+    assert row[T("Name", lang)] == "张伟" and row[T("Hours", lang)] == 1.5 and row[T("Activity", lang)] == "敬老活动"
+    assert row[T("ID number (masked)", lang)] == "*****1234"
+    assert "提前五分钟离开" in row[T("Verification", lang)] and row[T("Recorded by", lang)] == "李静"
     # Another period holds nothing.
     await li_jing.send_text(f"/export {day + timedelta(days=1)} {day + timedelta(days=2)}")
-    await li_jing.wait_for_message(T("No verified service records from {start} to {end}.",
+    await li_jing.wait_for_message(T("No verified service records from {start} to {end}.", lang,
                                      start=day + timedelta(days=1), end=day + timedelta(days=2)))
 
 
+@pytest.mark.parametrize("lang", ["zh_CN", "en"])
 async def test_a_certificate_lists_verified_hours_renders_chinese_and_anyone_can_check_it(
-    emulator, session, world, tmp_path
+    emulator, session, world, tmp_path, lang
 ):
     import io
     import re
@@ -314,12 +317,15 @@ async def test_a_certificate_lists_verified_hours_renders_chinese_and_anyone_can
     import pypdfium2
     from pypdf import PdfReader
 
-    person, task_id, assignment_id, starts, ends = await placed(session, emulator, world, "zh_CN")
-    resident = emulator.user(next_id(), "路人", language_code="en")
+    from tests.support import onboard
+
+    person, task_id, assignment_id, starts, ends = await placed(session, emulator, world, lang)
+    resident = await onboard(emulator, lang=lang, name="路人")
 
     # Nothing verified yet: no certificate.
     await person.send_text("/certificate")
-    await person.wait_for_message(T("You have no verified service hours yet: a certificate lists verified hours only."))
+    await person.wait_for_message(T("You have no verified service hours yet: a certificate lists verified hours only.",
+                                    lang))
     await settled(person)
     user = await session.scalar(select(User).where(User.telegram_id == person.id))
     worker = await session.get(User, world.people["li_jing"].id)
@@ -360,10 +366,10 @@ async def test_a_certificate_lists_verified_hours_renders_chinese_and_anyone_can
     assert number in said.text and "*****1234" in said.text and "1.6" in said.text
     await resident.send_text(f"/verify {number} XXXXXX")
     await resident.wait_for_message(T("✖️ No certificate with this number and check code was issued by Linli: it is "
-                                      "not genuine, or it was mistyped."))
+                                      "not genuine, or it was mistyped.", lang))
     await resident.send_text("/verify")
     await resident.wait_for_message(T("Send the certificate's number and check code, like /verify LL-2026-000001 "
-                                      "ABC234."))
+                                      "ABC234.", lang))
 
 
 def next_id() -> int:
