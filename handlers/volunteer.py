@@ -358,12 +358,13 @@ def _cancel() -> Button:
     return Button(Tr("✖️ Cancel"), id="cancel", on_click=_cancelled)
 
 
-def _text_step(state: Any, handler: Any, *prompt: Tr, getter: Any = None) -> Window:
+def _text_step(state: Any, handler: Any, *prompt: Tr, getter: Any = None, first: bool = False) -> Window:
+    """A typed answer; the dialog's first step has no Back (there is nothing before it)."""
     return Window(
         Lines(*prompt),
         MessageInput(handler, content_types=[ContentType.TEXT], filter=not_command),
         MessageInput(_not_text, filter=not_command),
-        Row(back_button(), _cancel()),
+        Row(_cancel()) if first else Row(back_button(), _cancel()),
         state=state,
         getter=getter,
     )
@@ -420,7 +421,7 @@ async def _summary(dialog_manager: DialogManager, **kwargs: Any) -> dict[str, An
 volunteer_dialog = Dialog(
     _text_step(VolunteerSignup.name, _name_given,
                Tr("🙋 Thank you for wanting to volunteer! A few questions, as the national volunteer record asks."),
-               Tr("What is your real name, as on your ID?")),
+               Tr("What is your real name, as on your ID?"), first=True),
     Window(
         Tr("Sex:"),
         Row(Select(Format("{item[1]}"), id="sex", item_id_getter=lambda i: i[0], items="sexes", on_click=_sex_chosen)),

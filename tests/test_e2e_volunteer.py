@@ -346,3 +346,13 @@ async def test_a_volunteer_changes_phone_skills_and_services(emulator, session, 
     row = await volunteer_row(session, person)
     assert (row.phone, row.skills, row.skills_other) == ("+863517654321", ["first_aid"], "持有红十字救护员证")
     assert row.status is VolunteerStatus.PENDING, "a change does not touch the review"
+
+
+async def test_the_first_step_has_no_back_button_and_cancel_saves_nothing(emulator, session, world):
+    person = await onboard(emulator, name="张伟")
+    await person.send_text("/volunteer")
+    first = await person.wait_for_message(T("What is your real name, as on your ID?"))
+    assert T("⬅️ Back") not in first.buttons and T("✖️ Cancel") in first.buttons
+    await person.press(T("✖️ Cancel"))
+    await person.wait_for_message(T("Registration cancelled: nothing was saved."))
+    assert await volunteer_row(session, person) is None
