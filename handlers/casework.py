@@ -38,7 +38,7 @@ from handlers.cases import request_card, send_staff_card, staff_markup
 from handlers.filters import not_command
 from handlers.states import Cases, CaseText, HandOver, RateCase
 from handlers.texts import error_text, esc, locale, status_label
-from handlers.widgets import Lines, Tr, close_dialogs, keep_buttons_of, session_of, user_of
+from handlers.widgets import Lines, Tr, close_dialogs, keep_buttons_of, not_words, session_of, user_of
 from models import Urgency, User
 
 log = logging.getLogger(__name__)
@@ -287,11 +287,6 @@ async def _words_given(message: Message, _widget: Any, manager: DialogManager) -
     await message.answer(_(DONE[state]).format(number=esc(number)), reply_markup=keyboards.main_menu(user.roles))
 
 
-async def _not_words(message: Message, _widget: Any, manager: DialogManager) -> None:
-    await message.answer(_("Please type it in words."))
-    manager.show_mode = ShowMode.SEND
-
-
 async def _words_cancelled(query: CallbackQuery, _button: Button, manager: DialogManager) -> None:
     await manager.done(show_mode=ShowMode.NO_UPDATE)
     await query.message.edit_text(_("Cancelled: nothing was sent or saved."))
@@ -305,7 +300,7 @@ def _text_window(state: Any) -> Window:
     return Window(
         Tr(PROMPTS[state]),
         MessageInput(_words_given, content_types=[ContentType.TEXT], filter=not_command),
-        MessageInput(_not_words, filter=not_command),
+        MessageInput(not_words, filter=not_command),
         Button(Tr("✖️ Cancel"), id="cancel", on_click=_words_cancelled),
         state=state,
         getter=_number,
@@ -484,7 +479,7 @@ rate_dialog = Dialog(
     Window(
         Tr("{chosen} Would you like to add a comment? Type it, or tap “No comment”."),
         MessageInput(_comment_given, content_types=[ContentType.TEXT], filter=not_command),
-        MessageInput(_not_words, filter=not_command),
+        MessageInput(not_words, filter=not_command),
         Row(Button(Tr("No comment"), id="nocomment", on_click=_no_comment)),
         state=RateCase.comment,
         getter=_star_items,

@@ -38,7 +38,16 @@ from handlers.callbacks import ExportCB, RecordCB, TaskCB
 from handlers.filters import not_command
 from handlers.states import CheckIn, RecordCorrection, RecordReview
 from handlers.texts import error_text, esc, locale
-from handlers.widgets import Lines, Tr, close_dialogs, keep_buttons_of, session_of, user_of
+from handlers.widgets import (
+    Lines,
+    Tr,
+    close_dialogs,
+    keep_buttons_of,
+    not_words,
+    refuse_step,
+    session_of,
+    user_of,
+)
 from models import COUNTED, RecordStatus, Role, ServiceRecord, User, Volunteer
 
 log = logging.getLogger(__name__)
@@ -304,8 +313,7 @@ async def _hours_typed(message: Message, _widget: Any, manager: DialogManager) -
     try:
         manager.dialog_data["minutes"] = records.check_minutes(parse_minutes(message.text))
     except DomainError as error:
-        await message.answer(error_text(error))
-        manager.show_mode = ShowMode.SEND
+        await refuse_step(message, manager, error)
         return
     await manager.switch_to(RecordReview.adjust_reason, show_mode=ShowMode.SEND)
 
@@ -321,8 +329,7 @@ async def _reason_typed(message: Message, _widget: Any, manager: DialogManager) 
         else:
             record = await records.reject(session, user, _record_id(manager), message.text, now=clock.now())
     except InvalidInput as error:
-        await message.answer(error_text(error))
-        manager.show_mode = ShowMode.SEND
+        await refuse_step(message, manager, error)
         return
     except DomainError as error:
         await manager.done(show_mode=ShowMode.NO_UPDATE)
@@ -342,11 +349,6 @@ async def _reason_typed(message: Message, _widget: Any, manager: DialogManager) 
 async def _review_closed(query: CallbackQuery, _button: Any, manager: DialogManager) -> None:
     await manager.done(show_mode=ShowMode.NO_UPDATE)
     await query.message.edit_text(_("Closed: the records wait for you in the task's card."))
-
-
-async def _not_words(message: Message, _widget: Any, manager: DialogManager) -> None:
-    await message.answer(_("Please type it in words."))
-    manager.show_mode = ShowMode.SEND
 
 
 review_dialog = Dialog(
@@ -370,21 +372,21 @@ review_dialog = Dialog(
     Window(
         Tr("How many hours should count? Type them, like 1.5 or 90分钟."),
         MessageInput(_hours_typed, content_types=[ContentType.TEXT], filter=not_command),
-        MessageInput(_not_words, filter=not_command),
+        MessageInput(not_words, filter=not_command),
         SwitchTo(Tr("⬅️ Back"), id="back", state=RecordReview.record),
         state=RecordReview.adjust_hours,
     ),
     Window(
         Tr("Why? The volunteer reads it and may ask for a correction."),
         MessageInput(_reason_typed, content_types=[ContentType.TEXT], filter=not_command),
-        MessageInput(_not_words, filter=not_command),
+        MessageInput(not_words, filter=not_command),
         SwitchTo(Tr("⬅️ Back"), id="back", state=RecordReview.record),
         state=RecordReview.adjust_reason,
     ),
     Window(
         Tr("Why is this record not counted? The volunteer reads it and may ask for a correction."),
         MessageInput(_reason_typed, content_types=[ContentType.TEXT], filter=not_command),
-        MessageInput(_not_words, filter=not_command),
+        MessageInput(not_words, filter=not_command),
         SwitchTo(Tr("⬅️ Back"), id="back", state=RecordReview.record),
         state=RecordReview.reject_reason,
     ),
@@ -416,8 +418,7 @@ async def _correction_typed(message: Message, _widget: Any, manager: DialogManag
         await records.request_correction(session, user_of(manager), int(manager.start_data["record"]), message.text,
                                          now=clock.now())
     except InvalidInput as error:
-        await message.answer(error_text(error))
-        manager.show_mode = ShowMode.SEND
+        await refuse_step(message, manager, error)
         return
     except DomainError as error:
         await manager.done(show_mode=ShowMode.NO_UPDATE)
@@ -437,7 +438,7 @@ correction_dialog = Dialog(
     Window(
         Tr("What should be corrected? Say it in a few words, like “I stayed until 12:00”."),
         MessageInput(_correction_typed, content_types=[ContentType.TEXT], filter=not_command),
-        MessageInput(_not_words, filter=not_command),
+        MessageInput(not_words, filter=not_command),
         Button(Tr("✖️ Cancel"), id="cancel", on_click=_correction_cancelled),
         state=RecordCorrection.note,
     ),

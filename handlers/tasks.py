@@ -65,7 +65,17 @@ from handlers.filters import not_command
 from handlers.states import TaskAdd, TaskCancel, TaskCreate, TaskList
 from handlers.texts import error_text, esc, locale
 from handlers.volunteer import WEEKDAYS
-from handlers.widgets import Lines, Tr, back_button, close_dialogs, keep_buttons_of, session_of, user_of
+from handlers.widgets import (
+    Lines,
+    Tr,
+    back_button,
+    close_dialogs,
+    keep_buttons_of,
+    not_words,
+    refuse_step,
+    session_of,
+    user_of,
+)
 from models import (
     AssignmentStatus,
     RecordStatus,
@@ -331,16 +341,6 @@ async def _on_start(start_data: Any, manager: DialogManager) -> None:
     manager.find("day").set_offset(_today(manager))
 
 
-async def _refuse(message: Message, manager: DialogManager, error: DomainError) -> None:
-    await message.answer(error_text(error))
-    manager.show_mode = ShowMode.SEND
-
-
-async def _not_text(message: Message, _widget: Any, manager: DialogManager) -> None:
-    await message.answer(_("Please type it in words."))
-    manager.show_mode = ShowMode.SEND
-
-
 async def _kind_chosen(query: CallbackQuery, _widget: Any, manager: DialogManager, item_id: str) -> None:
     if item_id not in (TaskKind.GROUP.value, TaskKind.COMMUNITY.value):
         await query.answer(_("This button is no longer valid."), show_alert=True)
@@ -353,7 +353,7 @@ async def _title_given(message: Message, _widget: Any, manager: DialogManager) -
     try:
         manager.dialog_data["title"] = tasks.check_title(message.text)
     except InvalidInput as error:
-        await _refuse(message, manager, error)
+        await refuse_step(message, manager, error)
         return
     await manager.switch_to(TaskCreate.place, show_mode=ShowMode.SEND)
 
@@ -367,7 +367,7 @@ async def _place_given(message: Message, _widget: Any, manager: DialogManager) -
     try:
         manager.dialog_data["place"] = tasks.check_place(message.text)
     except InvalidInput as error:
-        await _refuse(message, manager, error)
+        await refuse_step(message, manager, error)
         return
     await manager.switch_to(TaskCreate.day, show_mode=ShowMode.SEND)
 
@@ -398,7 +398,7 @@ async def _day_typed(message: Message, _widget: Any, manager: DialogManager) -> 
     try:
         chosen = parse_day(message.text, _today(manager))
     except InvalidInput as error:
-        await _refuse(message, manager, error)
+        await refuse_step(message, manager, error)
         return
     manager.dialog_data["day"] = chosen.isoformat()
     await manager.switch_to(TaskCreate.start, show_mode=ShowMode.SEND)
@@ -435,11 +435,11 @@ async def _start_typed(message: Message, _widget: Any, manager: DialogManager) -
     try:
         at = parse_clock(message.text)
     except InvalidInput as error:
-        await _refuse(message, manager, error)
+        await refuse_step(message, manager, error)
         return
     error = await _set_start(manager, at)
     if error is not None:
-        await _refuse(message, manager, error)
+        await refuse_step(message, manager, error)
         return
     await manager.switch_to(TaskCreate.length, show_mode=ShowMode.SEND)
 
@@ -473,11 +473,11 @@ async def _end_typed(message: Message, _widget: Any, manager: DialogManager) -> 
     try:
         end = _local(manager, parse_clock(message.text))
     except InvalidInput as error:
-        await _refuse(message, manager, error)
+        await refuse_step(message, manager, error)
         return
     error = _check_end(manager, end)
     if error is not None:
-        await _refuse(message, manager, error)
+        await refuse_step(message, manager, error)
         return
     await manager.switch_to(TaskCreate.needed, show_mode=ShowMode.SEND)
 
@@ -495,7 +495,7 @@ async def _needed_typed(message: Message, _widget: Any, manager: DialogManager) 
     try:
         manager.dialog_data["needed"] = tasks.check_needed(message.text)
     except InvalidInput as error:
-        await _refuse(message, manager, error)
+        await refuse_step(message, manager, error)
         return
     await manager.switch_to(TaskCreate.skills, show_mode=ShowMode.SEND)
 
@@ -573,7 +573,7 @@ def _cancel() -> Button:
 
 def _typed(handler: Any) -> tuple[MessageInput, MessageInput]:
     return (MessageInput(handler, content_types=[ContentType.TEXT], filter=not_command),
-            MessageInput(_not_text, filter=not_command))
+            MessageInput(not_words, filter=not_command))
 
 
 create_dialog = Dialog(
@@ -853,7 +853,7 @@ async def _cancel_reason(message: Message, _widget: Any, manager: DialogManager)
     try:
         task = await tasks.cancel(session, user, int(manager.start_data["task_id"]), message.text, now=clock.now())
     except InvalidInput as error:
-        await _refuse(message, manager, error)
+        await refuse_step(message, manager, error)
         return
     except DomainError as error:
         await manager.done(show_mode=ShowMode.NO_UPDATE)
@@ -886,7 +886,7 @@ cancel_dialog = Dialog(
     Window(
         Tr("Why is “{title}” cancelled? Type the reason: everyone who was offered it reads it."),
         MessageInput(_cancel_reason, content_types=[ContentType.TEXT], filter=not_command),
-        MessageInput(_not_text, filter=not_command),
+        MessageInput(not_words, filter=not_command),
         Button(Tr("✖️ Do not cancel"), id="cancel", on_click=_manage_closed),
         state=TaskCancel.reason,
         getter=_cancel_title,

@@ -35,7 +35,7 @@ from handlers.callbacks import MenuCB
 from handlers.filters import not_command
 from handlers.states import TrainingRecord
 from handlers.texts import error_text, esc, locale, step
-from handlers.widgets import Lines, Tr, back_button, close_dialogs, session_of, user_of
+from handlers.widgets import Lines, Tr, back_button, close_dialogs, not_words, refuse_step, session_of, user_of
 from models import Organization, User, VolunteerStatus
 
 router = Router(name=__name__)
@@ -201,16 +201,6 @@ def _today(manager: DialogManager) -> date:
     return training.today_for(user_of(manager), _clock(manager).now())
 
 
-async def _refuse(message: Message, manager: DialogManager, error: DomainError) -> None:
-    await message.answer(error_text(error))
-    manager.show_mode = ShowMode.SEND  # the step is shown again below the explanation
-
-
-async def _not_text(message: Message, _widget: Any, manager: DialogManager) -> None:
-    await message.answer(_("Please type it in words."))
-    manager.show_mode = ShowMode.SEND
-
-
 async def _use_the_buttons(message: Message, _widget: Any, manager: DialogManager) -> None:
     await message.answer(_("Please use the buttons above, or send /cancel to stop."))
     manager.show_mode = ShowMode.SEND
@@ -220,7 +210,7 @@ async def _name_given(message: Message, _widget: Any, manager: DialogManager) ->
     try:
         manager.dialog_data["name"] = training.clean_name(message.text)
     except InvalidInput as error:
-        await _refuse(message, manager, error)
+        await refuse_step(message, manager, error)
         return
     await manager.switch_to(TrainingRecord.content)
 
@@ -229,7 +219,7 @@ async def _content_given(message: Message, _widget: Any, manager: DialogManager)
     try:
         manager.dialog_data["content"] = training.clean_content(message.text)
     except InvalidInput as error:
-        await _refuse(message, manager, error)
+        await refuse_step(message, manager, error)
         return
     await manager.switch_to(TrainingRecord.hours)
 
@@ -246,7 +236,7 @@ async def _hours_typed(message: Message, _widget: Any, manager: DialogManager) -
     try:
         manager.dialog_data["minutes"] = training.check_minutes(parse_minutes(message.text))
     except InvalidInput as error:
-        await _refuse(message, manager, error)
+        await refuse_step(message, manager, error)
         return
     await manager.switch_to(TrainingRecord.organiser)
 
@@ -286,7 +276,7 @@ async def _organiser_typed(message: Message, _widget: Any, manager: DialogManage
     try:
         manager.dialog_data["organiser"] = training.clean_organiser(message.text)
     except InvalidInput as error:
-        await _refuse(message, manager, error)
+        await refuse_step(message, manager, error)
         return
     await manager.switch_to(TrainingRecord.held_on)
 
@@ -305,7 +295,7 @@ async def _day_typed(message: Message, _widget: Any, manager: DialogManager) -> 
     try:
         manager.dialog_data["held_on"] = training.check_held_on(parse_day(message.text, today), today).isoformat()
     except InvalidInput as error:
-        await _refuse(message, manager, error)
+        await refuse_step(message, manager, error)
         return
     await manager.switch_to(TrainingRecord.volunteers)
 
@@ -422,7 +412,7 @@ def _text_step(state: Any, handler: Any, *prompt: Tr, first: bool = False) -> Wi
     return Window(
         Lines(Format("{step}"), *prompt),
         MessageInput(handler, content_types=[ContentType.TEXT], filter=not_command),
-        MessageInput(_not_text, filter=not_command),
+        MessageInput(not_words, filter=not_command),
         Row(back, _cancel()),
         state=state,
         getter=_draft,
@@ -438,7 +428,7 @@ training_dialog = Dialog(
         Group(Select(Format("{item[1]}"), id="hours", item_id_getter=lambda i: i[0], items="hour_items",
                      on_click=_hours_chosen), width=4),
         MessageInput(_hours_typed, content_types=[ContentType.TEXT], filter=not_command),
-        MessageInput(_not_text, filter=not_command),
+        MessageInput(not_words, filter=not_command),
         Row(back_button(), _cancel()),
         state=TrainingRecord.hours,
         getter=_draft,
@@ -448,7 +438,7 @@ training_dialog = Dialog(
         Column(Select(Format("{item[1]}"), id="organiser", item_id_getter=lambda i: i[0], items="organisers",
                       on_click=_organiser_chosen)),
         MessageInput(_organiser_typed, content_types=[ContentType.TEXT], filter=not_command),
-        MessageInput(_not_text, filter=not_command),
+        MessageInput(not_words, filter=not_command),
         Row(back_button(), _cancel()),
         state=TrainingRecord.organiser,
         getter=_organiser_step,
@@ -458,7 +448,7 @@ training_dialog = Dialog(
         Row(Button(Tr("📅 Today"), id="today", on_click=_day_button(0)),
             Button(Tr("📅 Yesterday"), id="yesterday", on_click=_day_button(1))),
         MessageInput(_day_typed, content_types=[ContentType.TEXT], filter=not_command),
-        MessageInput(_not_text, filter=not_command),
+        MessageInput(not_words, filter=not_command),
         Row(back_button(), _cancel()),
         state=TrainingRecord.held_on,
         getter=_draft,

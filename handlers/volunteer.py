@@ -54,7 +54,17 @@ from handlers.states import (
     VolunteerStaff,
 )
 from handlers.texts import error_text, esc, locale
-from handlers.widgets import Lines, Tr, back_button, close_dialogs, keep_buttons_of, session_of, user_of
+from handlers.widgets import (
+    Lines,
+    Tr,
+    back_button,
+    close_dialogs,
+    keep_buttons_of,
+    not_words,
+    refuse_step,
+    session_of,
+    user_of,
+)
 from models import IdDocument, Role, Sex, User, VolunteerStatus
 
 router = Router(name=__name__)
@@ -142,16 +152,11 @@ def _data(manager: DialogManager) -> dict[str, Any]:
     return manager.dialog_data
 
 
-async def _refuse(message: Message, manager: DialogManager, error: DomainError) -> None:
-    await message.answer(error_text(error))
-    manager.show_mode = ShowMode.SEND  # the step is shown again below the explanation
-
-
 async def _name_given(message: Message, _widget: Any, manager: DialogManager) -> None:
     try:
         _data(manager)["real_name"] = volunteers.clean_real_name(message.text)
     except InvalidInput as error:
-        await _refuse(message, manager, error)
+        await refuse_step(message, manager, error)
         return
     await manager.switch_to(VolunteerSignup.sex)
 
@@ -176,7 +181,7 @@ async def _birth_given(message: Message, _widget: Any, manager: DialogManager) -
         born = parse_date(message.text)
         age = volunteers.check_birth_date(born, _today(manager))
     except InvalidInput as error:
-        await _refuse(message, manager, error)
+        await refuse_step(message, manager, error)
         return
     _data(manager)["birth_date"] = born.isoformat()
     _data(manager)["minor"] = age < volunteers.GUARDIAN_AGE
@@ -197,7 +202,7 @@ async def _id_given(message: Message, _widget: Any, manager: DialogManager) -> N
         number = volunteers.check_id_number(IdDocument(data["id_type"]), message.text,
                                             date.fromisoformat(data["birth_date"]))
     except InvalidInput as error:
-        await _refuse(message, manager, error)
+        await refuse_step(message, manager, error)
         return
     data["id_number"] = number  # kept in the dialog until submission; stored masked
     await manager.switch_to(VolunteerSignup.phone)
@@ -207,7 +212,7 @@ async def _phone_given(message: Message, _widget: Any, manager: DialogManager) -
     try:
         _data(manager)["phone"] = volunteers.check_phone(message.text)
     except InvalidInput as error:
-        await _refuse(message, manager, error)
+        await refuse_step(message, manager, error)
         return
     await manager.switch_to(VolunteerSignup.guardian_name if _data(manager).get("minor") else VolunteerSignup.skills)
 
@@ -216,7 +221,7 @@ async def _guardian_named(message: Message, _widget: Any, manager: DialogManager
     try:
         _data(manager)["guardian_name"] = volunteers.clean_real_name(message.text)
     except InvalidInput as error:
-        await _refuse(message, manager, error)
+        await refuse_step(message, manager, error)
         return
     await manager.switch_to(VolunteerSignup.guardian_phone)
 
@@ -225,7 +230,7 @@ async def _guardian_phone(message: Message, _widget: Any, manager: DialogManager
     try:
         _data(manager)["guardian_phone"] = volunteers.check_phone(message.text)
     except InvalidInput as error:
-        await _refuse(message, manager, error)
+        await refuse_step(message, manager, error)
         return
     await manager.switch_to(VolunteerSignup.skills)
 
@@ -234,7 +239,7 @@ async def _other_skills(message: Message, _widget: Any, manager: DialogManager) 
     try:
         _codes, words = volunteers.check_skills((), message.text)
     except InvalidInput as error:
-        await _refuse(message, manager, error)
+        await refuse_step(message, manager, error)
         return
     _data(manager)["skills_other"] = words
 
@@ -244,7 +249,7 @@ async def _custom_hours(message: Message, _widget: Any, manager: DialogManager) 
         start, end = parse_hours(message.text)
         volunteers.check_windows([TimeWindow(0, start, end)])
     except InvalidInput as error:
-        await _refuse(message, manager, error)
+        await refuse_step(message, manager, error)
         return
     hours = _data(manager).setdefault("hours", [])
     label = f"{start:%H:%M}-{end:%H:%M}"
@@ -331,11 +336,6 @@ async def _cancelled(query: CallbackQuery, _button: Any, manager: DialogManager)
                                   reply_markup=keyboards.main_menu(user.roles))
 
 
-async def _not_text(message: Message, _widget: Any, manager: DialogManager) -> None:
-    await message.answer(_("Please type it in words."))
-    manager.show_mode = ShowMode.SEND
-
-
 def _availability_prompt() -> Lines:
     return Lines(Tr("When are you usually free? Tap the days and the times of day."),
                  Tr("You can also type hours of your own, like 09:00-11:30."),
@@ -363,7 +363,7 @@ def _text_step(state: Any, handler: Any, *prompt: Tr, getter: Any = None, first:
     return Window(
         Lines(*prompt),
         MessageInput(handler, content_types=[ContentType.TEXT], filter=not_command),
-        MessageInput(_not_text, filter=not_command),
+        MessageInput(not_words, filter=not_command),
         Row(_cancel()) if first else Row(back_button(), _cancel()),
         state=state,
         getter=getter,
@@ -540,7 +540,7 @@ async def _reason_given(message: Message, _widget: Any, manager: DialogManager) 
     try:
         await volunteers.reject(session, user, int(manager.start_data["id"]), message.text, now=clock.now())
     except InvalidInput as error:
-        await _refuse(message, manager, error)
+        await refuse_step(message, manager, error)
         return
     except DomainError as error:
         await manager.done(show_mode=ShowMode.NO_UPDATE)
@@ -566,7 +566,7 @@ review_dialog = Dialog(
     Window(
         Tr("Why is {name}'s registration not approved? Type the reason: they will read it and can correct it."),
         MessageInput(_reason_given, content_types=[ContentType.TEXT], filter=not_command),
-        MessageInput(_not_text, filter=not_command),
+        MessageInput(not_words, filter=not_command),
         Button(Tr("✖️ Cancel"), id="cancel", on_click=_review_cancelled),
         state=VolunteerReview.reason,
         getter=_review_name,
@@ -757,7 +757,7 @@ async def _suspend_reason(message: Message, _widget: Any, manager: DialogManager
         await volunteers.suspend(session, user_of(manager), int(manager.dialog_data["volunteer"]), message.text,
                                  now=clock.now(), policy=manager.middleware_data["task_policy"])
     except InvalidInput as error:
-        await _refuse(message, manager, error)
+        await refuse_step(message, manager, error)
         return
     except DomainError as error:
         await message.answer(error_text(error))
@@ -789,7 +789,7 @@ staff_dialog = Dialog(
     Window(
         Tr("Why is this volunteer suspended? Type the reason: they will read it."),
         MessageInput(_suspend_reason, content_types=[ContentType.TEXT], filter=not_command),
-        MessageInput(_not_text, filter=not_command),
+        MessageInput(not_words, filter=not_command),
         SwitchTo(Tr("✖️ Cancel"), id="cancel", state=VolunteerStaff.card),
         state=VolunteerStaff.suspend,
     ),
@@ -817,7 +817,7 @@ async def _new_phone(message: Message, _widget: Any, manager: DialogManager) -> 
     try:
         manager.dialog_data["phone"] = volunteers.check_phone(message.text)
     except InvalidInput as error:
-        await _refuse(message, manager, error)
+        await refuse_step(message, manager, error)
         return
     await manager.switch_to(VolunteerProfileEdit.menu, show_mode=ShowMode.SEND)
 

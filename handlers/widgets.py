@@ -9,9 +9,9 @@ from aiogram import Bot
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
 from aiogram.methods import AnswerCallbackQuery, TelegramMethod
 from aiogram.methods.base import Response, TelegramType
-from aiogram.types import CallbackQuery
+from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext
-from aiogram_dialog import DialogManager
+from aiogram_dialog import DialogManager, ShowMode
 from aiogram_dialog.api.entities import OldMessage
 from aiogram_dialog.manager.message_manager import MessageManager
 from aiogram_dialog.widgets.common import WhenCondition
@@ -19,6 +19,8 @@ from aiogram_dialog.widgets.kbd import Back
 from aiogram_dialog.widgets.text import Text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services.errors import DomainError
+from handlers.texts import error_text
 from models import User
 
 
@@ -54,6 +56,18 @@ class Lines(Text):
     async def _render_text(self, data: dict[str, Any], manager: DialogManager) -> str:
         rendered = [await text.render_text(data, manager) for text in self.texts]
         return "\n".join(line for line in rendered if line)
+
+
+async def refuse_step(message: Message, manager: DialogManager, error: DomainError) -> None:
+    """A typed answer was refused: say why, and show the step again below the explanation."""
+    await message.answer(error_text(error))
+    manager.show_mode = ShowMode.SEND
+
+
+async def not_words(message: Message, _widget: Any, manager: DialogManager) -> None:
+    """A step that wants typed words got a photo, a sticker, a file…: ask for words, keep the step."""
+    await message.answer(gettext("Please type it in words."))
+    manager.show_mode = ShowMode.SEND
 
 
 def back_button() -> Back:

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.services.dispatch import haversine_km
 from bot.services.errors import N_, InvalidInput, InvalidState, NotFound, PermissionDenied
 from bot.services.notices import Notice, NoticeButton, enqueue, timestamp
-from bot.services.tasks import TaskPolicy, lock_task, may_manage
+from bot.services.tasks import TaskPolicy, lock_task, may_manage, own_assignment
 from models import (
     COUNTED,
     AssignmentStatus,
@@ -89,14 +89,8 @@ async def open_records(session: AsyncSession, user: User) -> list[tuple[ServiceR
 
 
 async def _place_of(session: AsyncSession, user: User, assignment_id: int) -> tuple[VolunteerTask, TaskAssignment]:
-    task_id = await session.scalar(select(TaskAssignment.task_id).where(TaskAssignment.id == assignment_id))
-    if task_id is None:
-        raise NotFound(N_("This task could not be found."))
-    task = await lock_task(session, task_id)
-    assignment = await session.get(TaskAssignment, assignment_id, populate_existing=True)
-    if assignment is None or assignment.volunteer_id != user.id:
-        raise PermissionDenied(N_("This task is someone else's."))
-    return task, assignment
+    return await own_assignment(session, user, assignment_id, missing=N_("This task could not be found."),
+                                foreign=N_("This task is someone else's."))
 
 
 async def _record(session: AsyncSession, assignment_id: int) -> ServiceRecord | None:
@@ -227,14 +221,18 @@ async def records_of_task(session: AsyncSession, task_id: int) -> dict[int, Serv
 # --- verification ---------------------------------------------------------------------------------------------
 
 
+async def _require_verifier(session: AsyncSession, actor: User, task: VolunteerTask) -> None:
+    if not await may_manage(session, actor, task):
+        raise PermissionDenied(N_("Only the task's social worker, a supervisor or a coordinator can verify its "
+                                  "records."))
+
+
 async def _reviewable(session: AsyncSession, actor: User, record_id: int) -> tuple[VolunteerTask, ServiceRecord]:
     task_id = await session.scalar(select(ServiceRecord.task_id).where(ServiceRecord.id == record_id))
     if task_id is None:
         raise NotFound(N_("This service record could not be found."))
     task = await lock_task(session, task_id)
-    if not await may_manage(session, actor, task):
-        raise PermissionDenied(N_("Only the task's social worker, a supervisor or a coordinator can verify its "
-                                  "records."))
+    await _require_verifier(session, actor, task)
     record = await session.get(ServiceRecord, record_id, populate_existing=True)
     assert record is not None
     return task, record
@@ -337,9 +335,7 @@ async def to_verify(session: AsyncSession, actor: User, task_id: int) -> list[tu
     task = await session.get(VolunteerTask, task_id)
     if task is None:
         raise NotFound(N_("This task could not be found."))
-    if not await may_manage(session, actor, task):
-        raise PermissionDenied(N_("Only the task's social worker, a supervisor or a coordinator can verify its "
-                                  "records."))
+    await _require_verifier(session, actor, task)
     rows = (await session.execute(
         select(ServiceRecord, Volunteer).join(Volunteer, Volunteer.user_id == ServiceRecord.volunteer_id)
         .where(ServiceRecord.task_id == task_id, ServiceRecord.status.in_(TO_VERIFY))
@@ -354,9 +350,7 @@ async def for_review(session: AsyncSession, actor: User, record_id: int) -> tupl
     if record is None:
         raise NotFound(N_("This service record could not be found."))
     task = await session.get(VolunteerTask, record.task_id)
-    if not await may_manage(session, actor, task):
-        raise PermissionDenied(N_("Only the task's social worker, a supervisor or a coordinator can verify its "
-                                  "records."))
+    await _require_verifier(session, actor, task)
     volunteer = await session.get(Volunteer, record.volunteer_id)
     return task, record, volunteer
 

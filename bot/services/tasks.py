@@ -432,16 +432,19 @@ async def send_wave(session: AsyncSession, task: VolunteerTask, *, now: datetime
 # --- a volunteer answers ------------------------------------------------------------------------------------
 
 
-async def _own_assignment(session: AsyncSession, user: User, assignment_id: int) -> tuple[VolunteerTask,
-                                                                                       TaskAssignment]:
-    """Lock the assignment's task, then read the assignment afresh; it must be the user's own."""
+async def own_assignment(session: AsyncSession, user: User, assignment_id: int, *,
+                         missing: str = N_("This offer could not be found."),
+                         foreign: str = N_("This offer was made to someone else.")) -> tuple[VolunteerTask,
+                                                                                           TaskAssignment]:
+    """Lock the assignment's task, then read the assignment afresh; it must be the user's own
+    (`missing` and `foreign` say otherwise, in the words of the caller's flow)."""
     task_id = await session.scalar(select(TaskAssignment.task_id).where(TaskAssignment.id == assignment_id))
     if task_id is None:
-        raise NotFound(N_("This offer could not be found."))
+        raise NotFound(missing)
     task = await lock_task(session, task_id)
     assignment = await session.get(TaskAssignment, assignment_id, populate_existing=True)
     if assignment is None or assignment.volunteer_id != user.id:
-        raise PermissionDenied(N_("This offer was made to someone else."))
+        raise PermissionDenied(foreign)
     return task, assignment
 
 
@@ -503,7 +506,7 @@ async def _place(session: AsyncSession, task: VolunteerTask, assignment: TaskAss
 
 async def accept(session: AsyncSession, user: User, assignment_id: int, *, now: datetime,
                  policy: TaskPolicy) -> Answer:
-    task, assignment = await _own_assignment(session, user, assignment_id)
+    task, assignment = await own_assignment(session, user, assignment_id)
     volunteer = await _approved(session, user.id)
     if task.status is TaskStatus.CANCELLED or await _case_closed(session, task):
         raise InvalidState(N_("“{title}” was cancelled."), title=task.title)
@@ -542,7 +545,7 @@ async def accept(session: AsyncSession, user: User, assignment_id: int, *, now: 
 
 async def decline(session: AsyncSession, user: User, assignment_id: int, *, now: datetime,
                   policy: TaskPolicy) -> VolunteerTask:
-    task, assignment = await _own_assignment(session, user, assignment_id)
+    task, assignment = await own_assignment(session, user, assignment_id)
     if assignment.status is AssignmentStatus.DECLINED:
         raise InvalidState(N_("You already declined “{title}”."), title=task.title)
     if assignment.status in HOLDING:
@@ -561,7 +564,7 @@ async def decline(session: AsyncSession, user: User, assignment_id: int, *, now:
 async def withdraw(session: AsyncSession, user: User, assignment_id: int, *, now: datetime, policy: TaskPolicy,
                    reason: str | None = None) -> VolunteerTask:
     """A volunteer gives up a place (or leaves the waitlist); the first on the waitlist moves up."""
-    task, assignment = await _own_assignment(session, user, assignment_id)
+    task, assignment = await own_assignment(session, user, assignment_id)
     if assignment.status not in HOLDING:
         raise InvalidState(N_("You have no place in “{title}” to give up."), title=task.title)
     if task.status is TaskStatus.CANCELLED:
@@ -628,7 +631,7 @@ async def _promote(session: AsyncSession, task: VolunteerTask, *, now: datetime,
 
 async def confirm(session: AsyncSession, user: User, assignment_id: int, *, now: datetime) -> VolunteerTask:
     """"Still coming" after a reminder."""
-    task, assignment = await _own_assignment(session, user, assignment_id)
+    task, assignment = await own_assignment(session, user, assignment_id)
     if task.status is TaskStatus.CANCELLED:
         raise InvalidState(N_("“{title}” was cancelled."), title=task.title)
     if assignment.status is not AssignmentStatus.ACCEPTED:
