@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,16 +25,19 @@ from aiogram.methods.base import TelegramType
 from aiogram.types import Update
 from aiogram.utils.i18n import I18n
 from aiogram_dialog import setup_dialogs
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.db import make_engine, make_session_factory
+from bot.delivery.ratelimit import LocalRateLimiter, RateLimiter, RedisRateLimiter
 from bot.delivery.retry import RetryRequestMiddleware
-from bot.delivery.sender import OutboxSender
+from bot.delivery.sender import Liveness, OutboxSender, new_process_id
 from bot.health import Heartbeat
 from bot.i18n import make_i18n
 from bot.menus import set_default_menus
+from bot.metrics import Metrics
 from bot.middlewares import DbSessionMiddleware, UserLocaleMiddleware, UserMiddleware
 from bot.perf import pin_response_models
 from bot.scheduler import ReminderSweeper, Scheduler, case_handlers, task_handlers
@@ -40,6 +45,8 @@ from bot.services import users
 from bot.services.cases import CasePolicy
 from bot.services.tasks import TaskPolicy
 from bot.transaction import CommitBeforeSend
+from bot.updates import LocalSeenUpdates, OnceMiddleware, RedisSeenUpdates, SeenUpdates
+from bot.web import WebServer
 from handlers import build_routers
 from handlers.callbacks import notice_button_data
 from handlers.filters import from_private_chat, in_private_chat
@@ -49,6 +56,8 @@ log = logging.getLogger(__name__)
 
 # Unfinished flows are forgotten after a day rather than kept forever.
 FSM_TTL_SECONDS = 24 * 3600
+# On SIGTERM/SIGINT, updates in hand get this long to finish before the connections close.
+SHUTDOWN_GRACE_SECONDS = 25.0
 
 @dataclass
 class App:
@@ -63,13 +72,54 @@ class App:
     clock: Clock
     sweeper: ReminderSweeper
     scheduler: Scheduler
+    metrics: Metrics
+    limiter: RateLimiter
+    redis: Redis | None = None
     heartbeat: Heartbeat | None = None
+    web: WebServer | None = None
 
     async def start_polling(self, **kwargs: object) -> None:
-        """Long polling with the update concurrency the database pool is sized for."""
+        """Long polling with the update concurrency the database pool is sized for.
+
+        At most once: aiogram moves the offset on before an update is handled, so the
+        updates in hand when the process dies are lost. One process only.
+        """
         await self.dispatcher.start_polling(
             self.bot, tasks_concurrency_limit=self.settings.update_concurrency, **kwargs
         )
+
+    async def run_webhook(self, *, host: str, port: int, stop: asyncio.Event | None = None,
+                          handle_signals: bool = True, register: bool = True) -> None:
+        """Serve Telegram's webhook until SIGTERM/SIGINT (or `stop`), then shut down gracefully.
+
+        Every replica registers the same URL and secret with Telegram (setWebhook is
+        idempotent), takes updates the load balancer gives it, sweeps reminders and sends
+        the outbox; Redis and the database make them one bot.
+        """
+        url, secret = self.settings.require_webhook()
+        stop = stop or asyncio.Event()
+        if handle_signals:
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, stop.set)
+        self.web = WebServer(self, webhook_path=self.settings.webhook_path, secret=secret)
+        await self.web.start(host, port)
+        dp = self.dispatcher
+        workflow = {"dispatcher": dp, "bots": [self.bot], **dp.workflow_data}
+        try:
+            await dp.emit_startup(bot=self.bot, **workflow)
+            if register:
+                await self.bot.set_webhook(url, secret_token=secret, allowed_updates=dp.resolve_used_update_types(),
+                                           drop_pending_updates=False)
+            log.info("webhook mode: Telegram posts to %s", url)
+            await stop.wait()
+            log.info("stopping: no new updates; finishing those in hand")
+            self.web.stopping = True  # new updates get 503 (Telegram re-sends them to another replica)
+        finally:
+            try:
+                await dp.emit_shutdown(bot=self.bot, **workflow)
+            finally:
+                await self.bot.session.close()
 
 
 class LinliDispatcher(Dispatcher):
@@ -78,18 +128,36 @@ class LinliDispatcher(Dispatcher):
     By then everything is done: the transaction ended, the replies went out and
     an error, if any, was reported by the error handler. Tests wait on it instead
     of on a quiet chat.
+
+    It also counts the updates in hand, so a graceful shutdown can wait for them.
     """
 
     def __init__(self, *, on_update_done: Callable[[int], None] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._on_update_done = on_update_done
+        self.in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     async def feed_update(self, bot: Bot, update: Update, **kwargs: Any) -> Any:
+        self.in_flight += 1
+        self._idle.clear()
         try:
             return await super().feed_update(bot, update, **kwargs)
         finally:
+            self.in_flight -= 1
+            if self.in_flight == 0:
+                self._idle.set()
             if self._on_update_done is not None:
                 self._on_update_done(update.update_id)
+
+    async def wait_idle(self, timeout: float) -> bool:
+        """Wait until no update is in hand; False when some still were after `timeout` seconds."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
 
 
 class ProxySession(AiohttpSession):
@@ -134,12 +202,13 @@ def make_session(settings: Settings) -> AiohttpSession:
     return AiohttpSession(**kwargs)
 
 
-def make_bot(settings: Settings, token: str, *, heartbeat: Heartbeat | None = None) -> Bot:
+def make_bot(settings: Settings, token: str, *, heartbeat: Heartbeat | None = None,
+             limiter: RateLimiter | None = None, metrics: Metrics | None = None) -> Bot:
     session = make_session(settings)
     # Outermost first: the update's work is committed once, then the call is retried if Telegram is busy.
     session.middleware(CommitBeforeSend())
     session.middleware(RememberAnsweredCallbacks())
-    session.middleware(RetryRequestMiddleware())
+    session.middleware(RetryRequestMiddleware(limiter=limiter, metrics=metrics))
     if heartbeat is not None:
         session.middleware(heartbeat)  # innermost: a beat means Telegram answered getUpdates
     return Bot(token=token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
@@ -156,6 +225,11 @@ def make_storage(settings: Settings) -> BaseStorage:
     return MemoryStorage()
 
 
+# A person's lock expires after this long even if its holder died (a crashed replica never blocks anyone);
+# longer than the reply retries' budget, so a live holder keeps it.
+PERSON_LOCK_SECONDS = 60
+
+
 def make_event_isolation(storage: BaseStorage) -> BaseEventIsolation:
     """Handle one person's updates one at a time, in order.
 
@@ -170,7 +244,8 @@ def make_event_isolation(storage: BaseStorage) -> BaseEventIsolation:
         # noticeable pause between two quick taps. The timeout only frees the lock of a
         # process that died; it is longer than the reply retries' budget (bot/delivery/retry.py).
         return RedisEventIsolation(
-            redis=storage.redis, key_builder=storage.key_builder, lock_kwargs={"timeout": 120, "sleep": 0.02}
+            redis=storage.redis, key_builder=storage.key_builder,
+            lock_kwargs={"timeout": PERSON_LOCK_SECONDS, "sleep": 0.02},
         )
     return SimpleEventIsolation()
 
@@ -184,22 +259,37 @@ def build_app(
     on_update_done: Callable[[int], None] | None = None,
 ) -> App:
     token = settings.require_token()
+    bot_id = int(token.split(":", 1)[0])
     pin_response_models()  # aiogram's Response[T] models, built once instead of per call
     clock = clock or SystemClock()
     engine = engine or make_engine(settings.database_url, concurrency=settings.update_concurrency)
     session_factory = make_session_factory(engine)
     i18n = make_i18n(settings.default_locale)
     heartbeat = Heartbeat(settings.heartbeat_file) if settings.heartbeat_file else None
-    bot = make_bot(settings, token, heartbeat=heartbeat)
+    metrics = Metrics()
     storage = make_storage(settings)
+    # Redis (when configured) makes the processes one bot: conversations, per-person locks,
+    # the record of handled updates, the sending budget and the senders' liveness.
+    redis: Redis | None = storage.redis if isinstance(storage, RedisStorage) else None
+    limiter: RateLimiter
+    seen: SeenUpdates
+    if redis is not None:
+        limiter = RedisRateLimiter(redis, bot_id, settings.send_rate_per_second, private_interval=per_chat_interval)
+        seen = RedisSeenUpdates(redis, bot_id)
+    else:
+        limiter = LocalRateLimiter(settings.send_rate_per_second, private_interval=per_chat_interval)
+        seen = LocalSeenUpdates()
+    bot = make_bot(settings, token, heartbeat=heartbeat, limiter=limiter, metrics=metrics)
     sender = OutboxSender(
         bot,
         session_factory,
         i18n,
         default_locale=settings.default_locale,
         timezone=settings.timezone,
-        per_chat_interval=per_chat_interval,
         pack_button=notice_button_data,
+        limiter=limiter,
+        liveness=Liveness(redis, new_process_id()),
+        metrics=metrics,
         clock=clock,
     )
 
@@ -213,7 +303,7 @@ def build_app(
                              far_metres=settings.checkin_far_metres,
                              checkout_grace_minutes=settings.checkout_grace_minutes)
     sweeper = ReminderSweeper(session_factory, clock, case_handlers(policy) | task_handlers(task_policy),
-                              on_outbox=sender.wake)
+                              on_outbox=sender.wake, metrics=metrics)
     scheduler = Scheduler(sweeper, interval=settings.reminder_interval_seconds)
 
     # The FSM middleware takes the per-person lock before it reads the state, and
@@ -228,7 +318,10 @@ def build_app(
         clock=clock,
         case_policy=policy,
         task_policy=task_policy,
+        metrics=metrics,
     )
+    # Inside the per-person lock (the FSM middleware's), outside the transaction: a repeat waits, then is dropped.
+    dp.update.outer_middleware(OnceMiddleware(seen, metrics))
     dp.update.outer_middleware(DbSessionMiddleware(session_factory, on_outbox=sender.wake))
     dp.update.outer_middleware(UserMiddleware())
     UserLocaleMiddleware(i18n).setup(dp)
@@ -239,7 +332,8 @@ def build_app(
     dp.include_routers(*build_routers())
     setup_dialogs(dp, message_manager=LinliMessageManager())
 
-    app = App(settings, bot, dp, engine, session_factory, i18n, sender, storage, clock, sweeper, scheduler, heartbeat)
+    app = App(settings, bot, dp, engine, session_factory, i18n, sender, storage, clock, sweeper, scheduler,
+              metrics, limiter, redis, heartbeat)
 
     async def _startup() -> None:
         await on_startup(app)
@@ -261,6 +355,10 @@ async def on_startup(app: App) -> None:
         if granted:
             log.info("ADMIN_IDS made coordinators: %s", ", ".join(map(str, granted)))
     await set_default_menus(app.bot, app.i18n)
+    if app.web is None and app.settings.http_port is not None:
+        # Polling mode: health and metrics only, when HTTP_PORT asks for them.
+        app.web = WebServer(app)
+        await app.web.start(app.settings.http_host, app.settings.http_port)
     app.sender.start()
     app.scheduler.start()
     me = await app.bot.me()
@@ -268,10 +366,16 @@ async def on_startup(app: App) -> None:
 
 
 async def on_shutdown(app: App) -> None:
+    """Graceful: the updates in hand finish, the sender sends what it claimed, then everything closes."""
     if app.heartbeat is not None:
         app.heartbeat.reset()  # a stopped bot is not alive, whatever the file's age
+    dp = app.dispatcher
+    if isinstance(dp, LinliDispatcher) and not await dp.wait_idle(SHUTDOWN_GRACE_SECONDS):
+        log.warning("%d update(s) still in hand after %.0fs; stopping anyway", dp.in_flight, SHUTDOWN_GRACE_SECONDS)
     app.scheduler.stop()
     await app.sender.stop()
+    if app.web is not None:
+        await app.web.stop()
     await app.storage.close()
     await app.engine.dispose()
     log.info("Linli stopped")

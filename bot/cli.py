@@ -53,13 +53,18 @@ def _parser() -> argparse.ArgumentParser:
                         help="print the version and exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", help="what to do")
 
-    sub.add_parser("run", help="run the bot (long polling); the database must be migrated first")
+    run = sub.add_parser("run", help="run the bot (long polling, one process); the database must be migrated first")
+    run.add_argument("--webhook", action="store_true",
+                     help="take updates on a webhook (WEBHOOK_URL, WEBHOOK_SECRET; HTTP_HOST:HTTP_PORT) instead of "
+                     "polling: several replicas may run behind a load balancer, sharing PostgreSQL and Redis")
 
     health = sub.add_parser(
         "health", help="exit 0 if the running bot polled Telegram recently (reads HEARTBEAT_FILE); for healthchecks"
     )
     health.add_argument("--max-age", type=float, default=DEFAULT_MAX_AGE_SECONDS, metavar="SECONDS",
                         help=f"the oldest heartbeat that counts as alive (default {DEFAULT_MAX_AGE_SECONDS:.0f})")
+    health.add_argument("--url", metavar="URL",
+                        help="instead, ask this URL (webhook mode: http://127.0.0.1:8080/healthz) and exit 0 on a 200")
 
     demo = sub.add_parser("demo", help="play the sample story against the bundled emulator; no token, no network")
     demo.add_argument("--lang", choices=["zh_CN", "en", "zh"], default="zh_CN", help="language of the transcript")
@@ -247,10 +252,17 @@ def telegram_unreachable(settings: Settings, reason: str) -> str:
     )
 
 
-async def _run(settings: Settings) -> None:
+async def _run(settings: Settings, webhook: bool = False) -> None:
     from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
 
     from bot.app import build_app
+
+    if webhook:
+        settings.require_webhook()
+        if settings.redis_url is None:
+            logging.getLogger(__name__).warning(
+                "webhook mode without REDIS_URL: run a single replica (conversations, locks and the record of "
+                "handled updates live in this process)")
 
     app = build_app(settings)
     try:
@@ -269,7 +281,10 @@ async def _run(settings: Settings) -> None:
     from bot.perf import freeze_startup_objects
 
     freeze_startup_objects()  # after start-up: what exists now lives as long as the process
-    await app.start_polling(handle_signals=True)
+    if webhook:
+        await app.run_webhook(host=settings.http_host, port=settings.http_port or 8080)
+    else:
+        await app.start_polling(handle_signals=True)
 
 
 def _upgrade(settings: Settings, revision: str) -> str:
@@ -287,6 +302,21 @@ def _upgrade(settings: Settings, revision: str) -> str:
     if before == after:
         return f"database at {where} already at revision {after}"
     return f"database at {where} migrated from {before or 'empty'} to revision {after}"
+
+
+def _health_url(url: str) -> str:
+    """A 200 from the URL (the webhook server's /healthz) means alive."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - the operator's own URL
+            return f"alive: {url} answered {response.status}"
+    except urllib.error.HTTPError as error:
+        raise OperatorError(f"{url} answered {error.code}") from None
+    except (urllib.error.URLError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        raise OperatorError(f"{url} did not answer: {reason}") from None
 
 
 def _health(settings: Settings, max_age: float) -> str:
@@ -315,14 +345,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             logging.getLogger("alembic").setLevel(logging.WARNING)
         if args.command == "run":
             settings.require_token()  # a missing token is reported before the database
+            if args.webhook:
+                settings.require_webhook()
             if settings.heartbeat_file is not None and not Path(settings.heartbeat_file).parent.is_dir():
                 raise ConfigError(f"HEARTBEAT_FILE: the directory {Path(settings.heartbeat_file).parent} does not exist")
         if args.command not in NO_DATABASE_CHECK and needs_database(args):
             require_database(settings)
         if args.command == "run":
-            asyncio.run(_run(settings))
+            asyncio.run(_run(settings, webhook=args.webhook))
         elif args.command == "health":
-            print(_health(settings, args.max_age))
+            print(_health_url(args.url) if args.url else _health(settings, args.max_age))
         elif args.command == "demo":
             try:
                 from bot.demo import run_demo

@@ -74,6 +74,16 @@ class Settings(BaseSettings):
     certificate_font: Path | None = None
     # `linli run` touches this file while it polls Telegram; `linli health` reads its age. Unset: no heartbeat.
     heartbeat_file: Path | None = None
+    # Webhook mode (`linli run --webhook`): the public https URL Telegram posts updates to (its path is the one
+    # the server answers on) and the secret Telegram sends in X-Telegram-Bot-Api-Secret-Token with each update.
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    # Where the HTTP server listens: the webhook, /healthz, /readyz and /metrics. Polling mode serves the last
+    # three only when HTTP_PORT is set; webhook mode listens on 8080 unless it is.
+    http_host: str = "0.0.0.0"  # noqa: S104 - inside a container, the proxy reaches it on the internal network
+    http_port: int | None = Field(default=None, ge=1, le=65535)
+    # Messages a second for the whole bot, shared by every process through Redis (Telegram allows about 30).
+    send_rate_per_second: float = Field(default=30.0, gt=0, le=1000)
 
     @field_validator("bot_token", mode="before")
     @classmethod
@@ -121,6 +131,30 @@ class Settings(BaseSettings):
         if not url.startswith(("http://", "https://")):
             raise ValueError("use an http:// or https:// base URL")
         return url
+
+    @field_validator("webhook_url", mode="before")
+    @classmethod
+    def _webhook_url(cls, value: object) -> str | None:
+        if value is None or str(value).strip() == "":
+            return None
+        url = str(value).strip()
+        parts = urlsplit(url)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ValueError("use the public https:// URL Telegram should post updates to")
+        return url
+
+    @field_validator("webhook_secret", mode="before")
+    @classmethod
+    def _webhook_secret(cls, value: object) -> object:
+        if value is None:
+            return None
+        text = (value.get_secret_value() if isinstance(value, SecretStr) else str(value)).strip()
+        if not text:
+            return None
+        # Telegram's rule for secret_token: 1-256 characters of A-Z, a-z, 0-9, _ and -.
+        if len(text) > 256 or not all(c.isascii() and (c.isalnum() or c in "_-") for c in text):
+            raise ValueError("use 1 to 256 characters of A-Z, a-z, 0-9, _ and -")
+        return text
 
     @field_validator("telegram_proxy", mode="before")
     @classmethod
@@ -238,6 +272,21 @@ class Settings(BaseSettings):
         from bot.services.risk import RISK_WORDS_FILE, load_risk_words
 
         return load_risk_words(self.risk_words_file or RISK_WORDS_FILE)
+
+    @property
+    def webhook_path(self) -> str:
+        """The path the webhook server answers on: WEBHOOK_URL's, or /telegram."""
+        path = urlsplit(self.webhook_url).path if self.webhook_url else ""
+        return path if path and path != "/" else "/telegram"
+
+    def require_webhook(self) -> tuple[str, str]:
+        """WEBHOOK_URL and WEBHOOK_SECRET, both needed by `linli run --webhook`."""
+        if self.webhook_url is None:
+            raise ConfigError("WEBHOOK_URL: not set; give the public https:// URL Telegram should post updates to")
+        if self.webhook_secret is None:
+            raise ConfigError('WEBHOOK_SECRET: not set; make one with python -c "import secrets; '
+                              'print(secrets.token_urlsafe(32))"')
+        return self.webhook_url, self.webhook_secret.get_secret_value()
 
     def require_token(self) -> str:
         if self.bot_token is None:

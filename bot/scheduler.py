@@ -17,7 +17,13 @@ the due rows one at a time, each in its own transaction:
 A handler that raises is rolled back to a savepoint: the reminder goes back to pending
 with a later ``due_at`` (1, 2, 4… minutes) and is marked failed after `MAX_ATTEMPTS`.
 The scheduler's own job store is in memory and never shared: several bot processes may
-each run a sweeper against one database.
+each run a sweeper against one database, and each reminder fires once.
+
+Reminders that fell due while every process was down fire once when one comes back,
+except the kinds in `STALE_AFTER`: a nudge that is only useful near its time ("the
+task starts in an hour", "please check out now") is marked 'skipped' instead when it
+is later than its limit. Deadlines, offer timeouts, escalations and waves always fire:
+late is still better than never for them.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
+from bot.metrics import Metrics
 from bot.services import cases, casework, records, tasks
 from bot.transaction import OUTBOX_WRITTEN
 from models import Reminder, ReminderStatus
@@ -40,6 +47,16 @@ from models import Reminder, ReminderStatus
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
+
+# A reminder of these kinds claimed this late is skipped, not fired (its moment has passed).
+STALE_AFTER: dict[str, timedelta] = {
+    # "Starts tomorrow / in an hour": a day-before reminder a day late would arrive beside the hour-before one.
+    tasks.TASK_REMINDER: timedelta(minutes=30),
+    # "The task has ended, please check out": after an hour the missing check-out is the social worker's.
+    records.CHECKOUT_DUE: timedelta(hours=1),
+    # "Please rate the help you got": still fine a day late, odd a week late (the case auto-closes anyway).
+    casework.RATING_REMINDER: timedelta(days=2),
+}
 # Rows handled per sweep at most, so one sweep never runs for long; the next tick goes on.
 SWEEP_LIMIT = 500
 
@@ -80,11 +97,15 @@ class ReminderSweeper:
         handlers: dict[str, Callable[[AsyncSession, Reminder, datetime], Awaitable[None]]],
         *,
         on_outbox: Callable[[], None] | None = None,
+        stale_after: dict[str, timedelta] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.session_factory = session_factory
         self.clock = clock
         self.handlers = handlers
         self.on_outbox = on_outbox
+        self.stale_after = STALE_AFTER if stale_after is None else stale_after
+        self.metrics = metrics
         self._lock = asyncio.Lock()  # one sweep at a time in this process (a test's and the job's)
 
     async def _claim(self, session: AsyncSession, now: datetime) -> Reminder | None:
@@ -122,6 +143,13 @@ class ReminderSweeper:
             reminder = await self._claim(session, now)
             if reminder is None:
                 return False
+            stale = self.stale_after.get(reminder.kind)
+            if stale is not None and now - reminder.due_at > stale:
+                reminder.status = ReminderStatus.SKIPPED
+                log.info("reminder %s (%s) was due at %s and is stale now; skipped", reminder.id, reminder.kind,
+                         reminder.due_at.isoformat())
+                self._count(reminder.kind, "skipped")
+                return True
             handler = self.handlers.get(reminder.kind)
             try:
                 async with session.begin_nested():
@@ -130,10 +158,17 @@ class ReminderSweeper:
                     await handler(session, reminder, now)
             except Exception as error:  # the claim stays; the work is retried later
                 self._failed(reminder, error, now)
+                self._count(reminder.kind, "failed")
+            else:
+                self._count(reminder.kind, "fired")
             wrote_outbox = bool(session.info.pop(OUTBOX_WRITTEN, False))
         if wrote_outbox and self.on_outbox is not None:
             self.on_outbox()
         return True
+
+    def _count(self, kind: str, outcome: str) -> None:
+        if self.metrics is not None:
+            self.metrics.reminders.labels(kind, outcome).inc()
 
     @staticmethod
     def _failed(reminder: Reminder, error: Exception, now: datetime) -> None:

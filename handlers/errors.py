@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from aiogram import Bot, Router
 from aiogram.filters import ExceptionTypeFilter
@@ -11,8 +12,10 @@ from aiogram.types import ErrorEvent, InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 from aiogram_dialog.api.exceptions import OutdatedIntent, UnknownIntent, UnknownState
 
+from bot.metrics import Metrics
 from bot.services.errors import N_
 from bot.transaction import committed
+from bot.updates import UpdateOutcome, is_transient
 from handlers import keyboards
 
 log = logging.getLogger(__name__)
@@ -24,6 +27,23 @@ STALE = N_("This button is no longer active. Please use the menu below.")
 MENU = N_("What would you like to do?")
 # Something of this update was committed before the failure: saying "nothing was saved" would be false.
 SORRY = N_("Sorry, something went wrong on our side. Please check with /my before trying again.")
+# The database or Redis is out of reach. In webhook mode Telegram delivers the update again later.
+UNAVAILABLE_KEPT = N_("⏳ The service is temporarily unavailable. Your message was not lost: it will be handled "
+                      "as soon as the service is back. There is no need to send it again.")
+# One "unavailable" notice per person this often, however many of their updates fail meanwhile.
+UNAVAILABLE_NOTICE_SECONDS = 120.0
+_told_unavailable: dict[int, float] = {}
+
+
+def _first_notice(chat_id: int) -> bool:
+    """Whether this person has not been told "unavailable" lately (then they are, now)."""
+    now = time.monotonic()
+    if now - _told_unavailable.get(chat_id, float("-inf")) < UNAVAILABLE_NOTICE_SECONDS:
+        return False
+    if len(_told_unavailable) > 10_000:
+        _told_unavailable.clear()
+    _told_unavailable[chat_id] = now
+    return True
 
 
 def _menu(i18n: I18n, locale: str, data: dict[str, object]) -> InlineKeyboardMarkup:
@@ -69,9 +89,45 @@ async def on_stale_dialog(event: ErrorEvent, bot: Bot, i18n: I18n, **data: objec
     return True
 
 
+async def _unavailable(event: ErrorEvent, bot: Bot, i18n: I18n, outcome: UpdateOutcome,
+                       data: dict[str, object]) -> bool:
+    """Webhook mode, the database or Redis out of reach, nothing saved: Telegram will deliver the update again.
+
+    The person is told once (not at every redelivery) that their message is kept.
+    """
+    update = event.update
+    log.warning("update %s not handled, the service is out of reach (%s: %s); Telegram will deliver it again",
+                update.update_id, type(event.exception).__name__, event.exception)
+    outcome.redeliver = True
+    locale = str(data.get("user_locale") or i18n.default_locale)
+    query, message = update.callback_query, update.message
+    chat_id = message.chat.id if message else (query.from_user.id if query else None)
+    first = chat_id is not None and _first_notice(chat_id)
+    text = i18n.gettext(UNAVAILABLE_KEPT, locale=locale)
+    try:
+        if query is not None:
+            await query.answer(text if first else None, show_alert=first)
+        elif first and chat_id is not None:
+            await bot.send_message(chat_id, text)
+    except Exception:  # the report must never raise itself
+        log.exception("could not tell the user the service is unavailable")
+    return True
+
+
 @router.errors()
 async def on_error(event: ErrorEvent, bot: Bot, i18n: I18n, **data: object) -> bool:
     update = event.update
+    outcome = data.get("outcome")
+    outcome = outcome if isinstance(outcome, UpdateOutcome) else None
+    if outcome is not None:
+        outcome.failed = True
+    transient = is_transient(event.exception) and not committed(data)
+    metrics = data.get("metrics")
+    if isinstance(metrics, Metrics):
+        metrics.handler_errors.labels("transient" if transient else "error").inc()
+    if transient and outcome is not None:
+        return await _unavailable(event, bot, i18n, outcome, data)
+    # Polling cannot give the update back (aiogram moved the offset on): "nothing was saved, try again".
     log.error("update %s failed", update.update_id, exc_info=event.exception)
     locale = data.get("user_locale") or i18n.default_locale
     text = i18n.gettext(SORRY if committed(data) else NOT_SAVED, locale=locale)

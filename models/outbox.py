@@ -38,3 +38,6 @@ class OutgoingMessage(Base):
     created_at: Mapped[datetime] = mapped_column()
     sent_at: Mapped[datetime | None]
     telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    # The sender process holding a row in 'sending' (bot/delivery/sender.py): a process that
+    # died mid-send is known by its id, and its rows go back to the queue.
+    claimed_by: Mapped[str | None] = mapped_column(String(64))

@@ -17,6 +17,7 @@ class ReminderStatus(enum.StrEnum):
     DONE = "done"
     CANCELLED = "cancelled"
     FAILED = "failed"  # its work kept failing; left for an operator (logged)
+    SKIPPED = "skipped"  # fell due while Linli was down and was stale by the time it came back (its kind's rule)
 
 
 class Reminder(Base):

@@ -205,6 +205,9 @@ async def app(emulator: BotAPIEmulator, engine: AsyncEngine, database_url: str) 
         telegram_api_base=emulator.base_url,
         # Tests sweep reminders themselves after moving the clock (app.sweeper.sweep()).
         reminder_interval_seconds=3600,
+        # Replies book slots in the sending budget too; at Telegram's 30 a second a test's quick taps would
+        # hold its notices back by a few hundred milliseconds (tests/test_ratelimit.py covers the budget).
+        send_rate_per_second=1000,
         _env_file=None,
     )
     application = build_app(settings, engine=engine, per_chat_interval=0.02, clock=CLOCK, on_update_done=HANDLED)

@@ -29,6 +29,7 @@ from aiogram.utils.i18n import I18n
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.delivery.ratelimit import LocalRateLimiter
 from bot.delivery.sender import MAX_ATTEMPTS, OutboxSender
 from bot.i18n import make_i18n
 from bot.services import users
@@ -127,12 +128,13 @@ def make_sender(session_factory: async_sessionmaker[AsyncSession], i18n: I18n) -
     async def _make(per_chat_interval: float = PER_CHAT) -> tuple[FakeBot, OutboxSender]:
         # Whatever other tests left due goes out first, so this test's rows have the sender to themselves.
         leftovers = OutboxSender(FakeBot(), session_factory, i18n, default_locale="zh_CN", clock=CLOCK,  # type: ignore[arg-type]
-                                 timezone="Asia/Shanghai", per_chat_interval=0, global_rate=10_000,
+                                 timezone="Asia/Shanghai", limiter=LocalRateLimiter(10_000, private_interval=0),
                                  pack_button=notice_button_data)
         await leftovers.drain()
         bot = FakeBot()
         sender = OutboxSender(bot, session_factory, i18n, default_locale="zh_CN", clock=CLOCK,  # type: ignore[arg-type]
-                              timezone="Asia/Shanghai", per_chat_interval=per_chat_interval, global_rate=1_000,
+                              timezone="Asia/Shanghai",
+                              limiter=LocalRateLimiter(1_000, private_interval=per_chat_interval),
                               pack_button=notice_button_data)
         return bot, sender
 
@@ -263,37 +265,51 @@ async def test_a_notice_that_cannot_be_rendered_is_dead_lettered_not_sent(
 # --- Telegram says no --------------------------------------------------------------------
 
 
-async def test_flood_control_waits_retry_after_without_counting_an_attempt(
+async def test_flood_control_pauses_all_sending_for_retry_after_without_counting_an_attempt(
     session_factory: async_sessionmaker[AsyncSession], make_sender: MakeSender
 ) -> None:
     bot, sender = await make_sender()
-    reader, other = await people(session_factory, "zh_CN", "zh_CN")
-    [first] = await write(session_factory, cancelled(reader, "2026-000101"))
+    reader, *others = await people(session_factory, "zh_CN", "zh_CN", "en", "en")
+    ids = await write(session_factory, cancelled(reader, "2026-000101"),
+                      *(cancelled(other, f"2026-00010{n}") for n, other in enumerate(others, start=2)))
     bot.fail(reader.telegram_id, flood(reader.telegram_id, retry_after=1))
 
     await sender.send_due()
 
-    [refused] = bot.tried(reader)
-    assert bot.sent_to(reader) == []
-    waiting = await row(session_factory, first)
-    assert waiting.status is OutboxStatus.PENDING
-    assert waiting.attempts == 0, "a 429 is Telegram's pacing, not a failure"
-    assert waiting.next_attempt_at > CLOCK.now()
-    assert waiting.next_attempt_at <= CLOCK.now() + timedelta(seconds=1)
-    assert waiting.last_error
+    [refused, delivered] = bot.tried(reader)
+    assert bot.sent_to(reader) == [delivered], "tried again after the pause, in the same round"
+    assert delivered.at - refused.at >= 1 - TOLERANCE
+    after = [d for d in bot.attempts if d.at > refused.at and d is not delivered]
+    assert all(d.at - refused.at >= 1 - TOLERANCE for d in after), "nobody was sent anything during the pause"
+    for message in await rows(session_factory, ids):
+        assert message.status is OutboxStatus.SENT
+        assert message.attempts == 1, "a 429 is Telegram's pacing, not a failure"
 
-    # A second later it goes out; meanwhile the sender sent nothing at all, to anyone.
-    [second] = await write(session_factory, cancelled(other, "2026-000102"))
-    await time_passes(session_factory, [first])
+
+async def test_a_message_paused_again_and_again_goes_back_to_the_queue(
+    session_factory: async_sessionmaker[AsyncSession], make_sender: MakeSender
+) -> None:
+    from bot.delivery.sender import MAX_PAUSES_PER_MESSAGE
+
+    bot, sender = await make_sender()
+    sender.limiter = LocalRateLimiter(1_000, private_interval=0)
+    paused: list[float] = []
+
+    async def no_wait(seconds: float) -> None:  # the pauses are recorded, not slept
+        paused.append(seconds)
+
+    sender.limiter.pause = no_wait  # type: ignore[method-assign]
+    [reader] = await people(session_factory, "zh_CN")
+    [first] = await write(session_factory, cancelled(reader, "2026-000111"))
+    bot.fail(reader.telegram_id, *(flood(reader.telegram_id, retry_after=3) for _ in range(MAX_PAUSES_PER_MESSAGE)))
+
     await sender.send_due()
 
-    [delivered] = bot.sent_to(reader)
-    [also] = bot.sent_to(other)
-    assert delivered.at - refused.at >= 1 - TOLERANCE
-    assert also.at - refused.at >= 1 - TOLERANCE
-    for message in await rows(session_factory, [first, second]):
-        assert message.status is OutboxStatus.SENT
-        assert message.attempts == 1
+    assert paused == [3] * MAX_PAUSES_PER_MESSAGE
+    waiting = await row(session_factory, first)
+    assert waiting.status is OutboxStatus.PENDING and waiting.claimed_by is None
+    assert waiting.attempts == 0
+    assert waiting.next_attempt_at == CLOCK.now() + timedelta(seconds=3)
 
 
 async def test_a_person_who_blocked_the_bot_is_marked_and_their_messages_dead_lettered(

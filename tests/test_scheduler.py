@@ -132,3 +132,77 @@ async def test_the_scheduler_ticks_the_sweeper_and_stops(world: SampleWorld, ses
     finally:
         scheduler.stop()
     assert not scheduler.running
+
+
+async def test_500_reminders_due_in_one_minute_are_each_sent_once_by_two_processes(
+    world: SampleWorld, session_factory, database_url: str
+) -> None:
+    """Two bot processes: each its own engine and connection pool, its own sweeper and metrics, one database.
+
+    Each reminder's handler writes a notice to the outbox, as the real kinds do: a reminder
+    fired twice would leave two notices.
+    """
+    from bot.db import make_engine, make_session_factory
+    from bot.metrics import Metrics
+    from bot.services.notices import Notice, enqueue
+    from models import OutgoingMessage, User
+
+    now = CLOCK.now()
+    async with session_factory() as session:
+        person = await session.scalar(select(User).limit(1))
+    ids = await add_reminders(session_factory, "test.notice",
+                              [now - timedelta(seconds=n % 60) for n in range(500)])
+
+    async def notice(session: AsyncSession, reminder: Reminder, at: datetime) -> None:
+        enqueue(session, Notice(person, "Request {number} was cancelled by the resident.",
+                                {"number": f"R{reminder.id}"}), now=at)
+        await asyncio.sleep(0)  # let the other process in between claim and commit
+
+    engines = [make_engine(database_url, concurrency=4) for _ in range(2)]
+    try:
+        metrics = [Metrics() for _ in engines]
+        sweepers = [ReminderSweeper(make_session_factory(engine), ManualClock(now), {"test.notice": notice},
+                                    metrics=m) for engine, m in zip(engines, metrics, strict=True)]
+        claimed = await asyncio.gather(*(s.sweep() for s in sweepers))
+    finally:
+        for engine in engines:
+            await engine.dispose()
+
+    assert sum(claimed) == 500
+    fired = [m.reminders.labels("test.notice", "fired")._value.get() for m in metrics]
+    assert sum(fired) == 500
+    async with session_factory() as session:
+        numbers = (await session.scalars(select(OutgoingMessage.params).where(
+            OutgoingMessage.template == "Request {number} was cancelled by the resident."))).all()
+    assert sorted(p["number"] for p in numbers) == sorted(f"R{i}" for i in ids), "one notice per reminder"
+    rows = await statuses(session_factory, ids)
+    assert {row.status for row in rows.values()} == {ReminderStatus.DONE}
+
+
+async def test_after_an_outage_a_stale_nudge_is_skipped_and_a_deadline_still_fires(
+    world: SampleWorld, session_factory
+) -> None:
+    """Everything was down for three hours: the hour-before reminder of a task is pointless now, the deadline is not."""
+    from bot.scheduler import STALE_AFTER
+    from bot.services.cases import RESPONSE_DUE
+    from bot.services.tasks import TASK_REMINDER
+
+    clock = ManualClock(CLOCK.now())
+    fired: list[str] = []
+
+    async def record(session: AsyncSession, reminder: Reminder, at: datetime) -> None:
+        fired.append(reminder.kind)
+
+    late = clock.now() - timedelta(hours=3)
+    just_late = clock.now() - STALE_AFTER[TASK_REMINDER] + timedelta(minutes=1)
+    [stale] = await add_reminders(session_factory, TASK_REMINDER, [late])
+    [fresh] = await add_reminders(session_factory, TASK_REMINDER, [just_late])
+    [deadline] = await add_reminders(session_factory, RESPONSE_DUE, [late])
+    sweeper = ReminderSweeper(session_factory, clock, {TASK_REMINDER: record, RESPONSE_DUE: record})
+
+    assert await sweeper.sweep() == 3
+    assert sorted(fired) == sorted([RESPONSE_DUE, TASK_REMINDER])
+    rows = await statuses(session_factory, [stale, fresh, deadline])
+    assert rows[stale].status is ReminderStatus.SKIPPED
+    assert rows[fresh].status is ReminderStatus.DONE
+    assert rows[deadline].status is ReminderStatus.DONE

@@ -9,6 +9,11 @@ attempt, and never rolled back by a reply that needed a second try.
 
 One warning is logged per call that needed retrying, not one per attempt.
 
+Replies share the bot's sending budget with the outbox sender (bot/delivery/ratelimit.py):
+a reply that puts a message in a chat books its slot (it goes out at once, and the sender
+leaves room for it), waits out a pause that a 429 anywhere in the bot started, and a 429
+on a reply pauses the sender of every process for as long as Telegram asked.
+
 A message must not arrive twice: a call that *sends* something is repeated after
 a network error only when the connection was never made (a timed-out or dropped
 request may have reached Telegram). All attempts together stay within a time
@@ -30,6 +35,8 @@ from aiogram.methods import GetUpdates, TelegramMethod
 from aiogram.methods.base import Response, TelegramType
 from aiogram.utils.backoff import Backoff, BackoffConfig
 
+from bot.delivery.ratelimit import RateLimiter
+from bot.metrics import Metrics
 from bot.transaction import current_session
 
 if TYPE_CHECKING:
@@ -63,7 +70,11 @@ class RetryRequestMiddleware(BaseRequestMiddleware):
         budget: float = 45.0,
         backoff: BackoffConfig = REPLY_BACKOFF,
         sleep: Sleep = asyncio.sleep,
+        limiter: RateLimiter | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
+        self.limiter = limiter
+        self.metrics = metrics
         self.attempts = attempts
         # A person is waiting for this reply: beyond this, give up rather than hang.
         self.max_retry_after = max_retry_after
@@ -84,6 +95,13 @@ class RetryRequestMiddleware(BaseRequestMiddleware):
         backoff = Backoff(self.backoff)
         started = time.monotonic()
         waited = 0.0
+        sending = type(method).__name__.startswith(_SENDING)
+        if sending and self.limiter is not None:
+            chat_id = getattr(method, "chat_id", None)
+            paused = await self.limiter.note(chat_id if isinstance(chat_id, int) else None)
+            if 0 < paused <= self.max_retry_after:
+                await self.sleep(paused)
+                waited += paused
         warned = False
         attempt = 1
         while True:
@@ -91,6 +109,10 @@ class RetryRequestMiddleware(BaseRequestMiddleware):
                 return await make_request(bot, method)
             except TelegramRetryAfter as exc:
                 delay = float(exc.retry_after)
+                if self.metrics is not None:
+                    self.metrics.rate_limited.labels("reply").inc()
+                if self.limiter is not None:
+                    await self.limiter.pause(delay)
                 if attempt >= self.attempts or waited + delay > self.max_retry_after:
                     raise
                 reason = f"429, retry after {exc.retry_after}s"

@@ -1,11 +1,32 @@
 """The outbox sender.
 
 Services write notices as `OutgoingMessage` rows in the transaction that caused
-them; this task claims due rows, renders each in its recipient's language and
-sends it, keeping to about one message a second per chat and thirty a second
-overall. A 429 pauses sending for `retry_after`; a blocked bot marks the user
-and dead-letters the message; network errors are retried with backoff and
-dead-lettered after `MAX_ATTEMPTS`.
+them; every bot process runs this sender, which claims due rows in batches, renders
+each in its recipient's language and sends it.
+
+* **Claims.** A batch is claimed in one short transaction: the rows move to
+  'sending' with this process's id (`claimed_by`). On PostgreSQL the claim reads
+  with ``FOR UPDATE SKIP LOCKED``, so processes share the queue without taking a
+  row twice; on SQLite the claim holds the one write lock. A row is sent, then
+  marked 'sent' in its own transaction.
+* **Budget.** Each message waits for its slot in the shared `RateLimiter`
+  (bot/delivery/ratelimit.py): 30 a second for the bot, one a second per chat, 20 a
+  minute per group, across every process when Redis is there. Up to `concurrency`
+  messages are in flight at once (never two to one chat, whose order is kept), so a
+  slow Telegram does not cap the rate.
+* **Failures.** A 429 pauses every process for `retry_after` and the message is
+  tried again after the pause, first in its chat's line. A person who blocked the
+  bot is marked unreachable and their messages are dead-lettered, not retried.
+  Network errors and 5xx are retried with backoff; after `MAX_ATTEMPTS` the message
+  is dead-lettered (logged and counted in the metrics).
+* **Crashes.** Rows held by a process that is gone go back to the queue: with Redis
+  each sender keeps a liveness key and the others release a dead process's rows as
+  soon as the key expires; without Redis (one process) a new process releases every
+  claim at start. Telegram cannot be asked whether a message arrived, so a message
+  that was on the wire when its process was killed is sent again: a crash can repeat
+  at most the `concurrency` messages in flight at that instant, and loses none.
+* **Stopping.** `stop()` takes no new batch, sends what it has claimed (within a
+  time limit) and gives back the rest.
 """
 
 from __future__ import annotations
@@ -13,7 +34,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
+import os
+import socket
+import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -30,18 +53,34 @@ from aiogram.exceptions import (
 )
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock, SystemClock
+from bot.delivery.ratelimit import LocalRateLimiter, RateLimiter
 from bot.i18n import render
+from bot.metrics import Metrics
 from models import OutboxStatus, OutgoingMessage, User
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 6
-BATCH_SIZE = 100
-STALE_CLAIM = timedelta(minutes=5)
+BATCH_SIZE = 50
+# Messages in flight at once in one process (each to a different chat).
+CONCURRENCY = 8
+# A 429 is retried in place this many times before the message goes back to the queue.
+MAX_PAUSES_PER_MESSAGE = 5
+# Without Redis, a claim this old whose owner is not this process is taken to be a dead process's.
+STALE_CLAIM = timedelta(minutes=2)
+# With Redis: a sender's liveness key lives this long and is renewed three times as often.
+LIVENESS_SECONDS = 15
+
+
+def new_process_id() -> str:
+    """This process among the replicas: host, pid and a random part (a restarted pid is a new process)."""
+    return f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 @dataclass
@@ -51,6 +90,47 @@ class _Claimed:
     text: str
     markup: InlineKeyboardMarkup | None
     attempts: int
+    pauses: int = 0
+
+
+class Liveness:
+    """Which sender processes are alive: a Redis key per process, renewed while it runs."""
+
+    def __init__(self, redis: Redis | None, process_id: str) -> None:
+        self.redis = redis
+        self.process_id = process_id
+
+    @staticmethod
+    def _key(process_id: str) -> str:
+        return f"linli:sender:{process_id}"
+
+    async def beat(self) -> None:
+        if self.redis is None:
+            return
+        try:
+            await self.redis.set(self._key(self.process_id), b"1", ex=LIVENESS_SECONDS)
+        except RedisError as error:
+            log.warning("cannot renew the sender's liveness key: %s", error)
+
+    async def forget(self) -> None:
+        if self.redis is None:
+            return
+        with contextlib.suppress(RedisError):
+            await self.redis.delete(self._key(self.process_id))
+
+    async def dead(self, owners: list[str]) -> list[str] | None:
+        """The owners with no liveness key; None when that cannot be known (no Redis, or unreachable)."""
+        if self.redis is None or not owners:
+            return None if self.redis is None else []
+        try:
+            pipe = self.redis.pipeline(transaction=False)
+            for owner in owners:
+                pipe.exists(self._key(owner))
+            found = await pipe.execute()
+        except RedisError as error:
+            log.warning("cannot read the senders' liveness keys: %s", error)
+            return None
+        return [owner for owner, exists in zip(owners, found, strict=True) if not exists]
 
 
 class OutboxSender:
@@ -62,10 +142,12 @@ class OutboxSender:
         *,
         default_locale: str,
         timezone: str,
-        per_chat_interval: float = 1.0,
-        global_rate: float = 30.0,
-        poll_interval: float = 2.0,
         pack_button: Callable[[str, int], str],
+        limiter: RateLimiter | None = None,
+        liveness: Liveness | None = None,
+        metrics: Metrics | None = None,
+        concurrency: int = CONCURRENCY,
+        poll_interval: float = 2.0,
         clock: Clock | None = None,
     ) -> None:
         self.bot = bot
@@ -73,8 +155,11 @@ class OutboxSender:
         self.i18n = i18n
         self.default_locale = default_locale
         self.timezone = timezone
-        self.per_chat_interval = per_chat_interval
-        self.global_interval = 1.0 / global_rate
+        self.limiter: RateLimiter = limiter or LocalRateLimiter()
+        self.liveness = liveness or Liveness(None, new_process_id())
+        self.process_id = self.liveness.process_id
+        self.metrics = metrics
+        self.concurrency = concurrency
         self.poll_interval = poll_interval
         self.clock = clock or SystemClock()
         # Turns a notice button (action, ref) into callback data; given by the app,
@@ -82,10 +167,8 @@ class OutboxSender:
         self.pack_button = pack_button
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
-        self._chat_ready: dict[int, float] = {}
-        self._global_ready = 0.0
         self._task: asyncio.Task[None] | None = None
-        self._idle = asyncio.Event()
+        self._last_orphan_check = float("-inf")
 
     # -- lifecycle -----------------------------------------------------------
     def start(self) -> None:
@@ -93,18 +176,23 @@ class OutboxSender:
             self._stopping.clear()
             self._task = asyncio.create_task(self._run(), name="outbox-sender")
 
-    async def stop(self, drain_timeout: float = 10.0) -> None:
-        """Send what is due (bounded by `drain_timeout`), then stop."""
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Take no new batch; send what is claimed (within `timeout`), give back the rest."""
         if self._task is None:
             return
-        try:
-            await asyncio.wait_for(self.drain(), timeout=drain_timeout)
-        except TimeoutError:
-            log.warning("outbox not drained within %.0fs; the rest is sent on next start", drain_timeout)
         self._stopping.set()
         self._wake.set()
-        await self._task
-        self._task = None
+        task, self._task = self._task, None
+        try:
+            await asyncio.wait_for(asyncio.shield(task), timeout=timeout)
+        except TimeoutError:
+            log.warning("the outbox sender did not finish its batch within %.0fs; the rest goes back to the queue",
+                        timeout)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self._give_back()
+        await self.liveness.forget()
 
     @contextlib.asynccontextmanager
     async def _transaction(self) -> AsyncIterator[AsyncSession]:
@@ -121,32 +209,68 @@ class OutboxSender:
 
     async def drain(self) -> None:
         """Return once nothing is due right now."""
-        while True:
-            sent = await self.send_due()
-            if sent == 0:
-                return
+        while await self.send_due():
+            pass
 
     # -- work ----------------------------------------------------------------
     async def _run(self) -> None:
-        await self._release_stale_claims()
+        await self.liveness.beat()
+        with contextlib.suppress(Exception):
+            await self._release_orphans(force=True)
         while not self._stopping.is_set():
             try:
-                await self.send_due()
+                await self.liveness.beat()
+                await self._release_orphans()
+                if await self.send_due():
+                    continue  # more may be due: no pause between batches of a broadcast
             except Exception:  # keep the sender alive; the rows stay for the next round
                 log.exception("outbox round failed")
             with contextlib.suppress(TimeoutError):  # no wake-up: poll anyway
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval)
             self._wake.clear()
 
-    async def _release_stale_claims(self) -> None:
-        """Rows claimed by a process that died mid-send go back to the queue (at-least-once)."""
+    async def _release_orphans(self, *, force: bool = False) -> None:
+        """Rows claimed by a process that is gone go back to the queue."""
+        loop = asyncio.get_running_loop()
+        if not force and loop.time() - self._last_orphan_check < LIVENESS_SECONDS / 3:
+            return
+        self._last_orphan_check = loop.time()
         async with self._transaction() as session:
-            await session.execute(
-                update(OutgoingMessage)
-                .where(OutgoingMessage.status == OutboxStatus.SENDING,
-                       OutgoingMessage.next_attempt_at < self.clock.now() - STALE_CLAIM)
-                .values(status=OutboxStatus.PENDING)
-            )
+            owners = [owner for owner in (await session.scalars(
+                select(OutgoingMessage.claimed_by).distinct()
+                .where(OutgoingMessage.status == OutboxStatus.SENDING))).all() if owner != self.process_id]
+            if not owners:
+                return
+            dead = await self.liveness.dead([owner for owner in owners if owner is not None])
+            release = update(OutgoingMessage).where(OutgoingMessage.status == OutboxStatus.SENDING)
+            if dead is None:
+                if force and self.liveness.redis is None:
+                    # One process without Redis: whatever was claimed was claimed by an earlier run.
+                    condition = OutgoingMessage.claimed_by.is_distinct_from(self.process_id)
+                else:
+                    condition = (OutgoingMessage.claimed_by.is_distinct_from(self.process_id)
+                                 & (OutgoingMessage.next_attempt_at < self.clock.now() - STALE_CLAIM))
+            else:
+                # Rows without an owner predate claimed_by: only a stale one is taken.
+                condition = (OutgoingMessage.claimed_by.in_(dead)
+                             | (OutgoingMessage.claimed_by.is_(None)
+                                & (OutgoingMessage.next_attempt_at < self.clock.now() - STALE_CLAIM)))
+            released = await session.execute(
+                release.where(condition).values(status=OutboxStatus.PENDING, claimed_by=None))
+        if released.rowcount:
+            log.warning("%d outbox message(s) of a stopped process went back to the queue", released.rowcount)
+
+    async def _give_back(self) -> None:
+        """This process's claimed rows that were not sent go back to the queue."""
+        try:
+            async with self._transaction() as session:
+                await session.execute(
+                    update(OutgoingMessage)
+                    .where(OutgoingMessage.status == OutboxStatus.SENDING,
+                           OutgoingMessage.claimed_by == self.process_id)
+                    .values(status=OutboxStatus.PENDING, claimed_by=None))
+        except Exception:  # the database is gone: another process releases them once this one's key expires
+            log.exception("could not give back the claimed outbox messages")
 
     async def _claim(self) -> list[_Claimed]:
         now = self.clock.now()
@@ -159,7 +283,7 @@ class OutboxSender:
                 .limit(BATCH_SIZE)
             )
             if session.get_bind().dialect.name == "postgresql":
-                # Several bot processes may share one outbox: each row goes to one of them.
+                # Several bot processes share one outbox: each row goes to one of them.
                 stmt = stmt.with_for_update(skip_locked=True, of=OutgoingMessage)
             rows = (await session.execute(stmt)).all()
             claimed: list[_Claimed] = []
@@ -172,8 +296,10 @@ class OutboxSender:
                     log.error("outbox message %s cannot be rendered: %s", message.id, exc)
                     message.status = OutboxStatus.DEAD
                     message.last_error = f"render: {exc}"[:500]
+                    self._count("dead")
                     continue
                 message.status = OutboxStatus.SENDING
+                message.claimed_by = self.process_id
                 message.next_attempt_at = now
                 claimed.append(_Claimed(message.id, message.chat_id, text, markup, message.attempts))
             return claimed
@@ -193,6 +319,10 @@ class OutboxSender:
             ]
         )
 
+    def _count(self, outcome: str) -> None:
+        if self.metrics is not None:
+            self.metrics.sends.labels(outcome).inc()
+
     async def send_due(self) -> int:
         """Claim and send one batch; returns how many rows were handled."""
         claimed = await self._claim()
@@ -201,46 +331,70 @@ class OutboxSender:
         queues: dict[int, deque[_Claimed]] = {}
         for item in claimed:
             queues.setdefault(item.chat_id, deque()).append(item)
-        while queues:
-            # The chat that may receive soonest goes next; order within a chat is kept.
-            chat_id = min(queues, key=lambda c: self._chat_ready.get(c, 0.0))
-            wait = max(self._chat_ready.get(chat_id, 0.0), self._global_ready) - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            item = queues[chat_id].popleft()
-            if not queues[chat_id]:
-                del queues[chat_id]
-            blocked_chat = await self._send_one(item)
-            if blocked_chat:
-                for rest in queues.pop(chat_id, ()):
-                    await self._finish(rest.id, OutboxStatus.DEAD, error="recipient blocked the bot")
+        ready: deque[int] = deque(queues)  # chats with nothing in flight, in order of their first message
+
+        async def worker() -> None:
+            while ready:
+                chat_id = ready.popleft()
+                line = queues[chat_id]
+                item = line.popleft()
+                outcome = await self._send_one(item)
+                if outcome == "blocked":
+                    for rest in line:
+                        await self._finish(rest.id, OutboxStatus.DEAD, error="recipient blocked the bot")
+                        self._count("dead")
+                    line.clear()
+                elif outcome == "again":
+                    line.appendleft(item)  # after the pause, first in its chat's line
+                if line:
+                    ready.append(chat_id)
+
+        await asyncio.gather(*(worker() for _ in range(min(self.concurrency, len(queues)))))
         return len(claimed)
 
-    async def _send_one(self, item: _Claimed) -> bool:
-        """Send one message and record the outcome; True when the chat is unreachable."""
-        now = time.monotonic()
-        self._chat_ready[item.chat_id] = now + self.per_chat_interval
-        self._global_ready = now + self.global_interval
+    async def _wait_for_slot(self, chat_id: int) -> None:
+        while True:
+            wait = await self.limiter.reserve(chat_id)
+            if wait > 0:
+                await asyncio.sleep(wait)
+            paused = await self.limiter.paused_for()
+            if paused <= 0:
+                return
+            await asyncio.sleep(paused)  # a 429 came while this one waited: book again after it
+
+    async def _send_one(self, item: _Claimed) -> str:
+        """Send one message and record the outcome: 'done', 'again' (after a 429) or 'blocked'."""
+        await self._wait_for_slot(item.chat_id)
         try:
             sent = await self.bot.send_message(item.chat_id, item.text, reply_markup=item.markup)
         except TelegramRetryAfter as exc:
-            self._global_ready = time.monotonic() + exc.retry_after
+            await self.limiter.pause(exc.retry_after)
+            if self.metrics is not None:
+                self.metrics.rate_limited.labels("outbox").inc()
+            item.pauses += 1
+            if item.pauses < MAX_PAUSES_PER_MESSAGE:
+                log.info("429 on outbox message %s: everyone waits %ss", item.id, exc.retry_after)
+                return "again"
             await self._retry(item, delay=exc.retry_after, error=str(exc), count=False)
         except TelegramForbiddenError as exc:
             await self._finish(item.id, OutboxStatus.DEAD, error=str(exc), blocked_chat=item.chat_id)
-            return True
+            self._count("blocked")
+            return "blocked"
         except TelegramBadRequest as exc:
             await self._finish(item.id, OutboxStatus.DEAD, error=str(exc))
+            self._count("dead")
         except (TelegramNetworkError, TelegramServerError, OSError) as exc:
             await self._retry(item, delay=min(2 ** item.attempts, 300), error=str(exc), count=True)
         except (TelegramAPIError, ValueError, TypeError) as exc:
             # Anything else Telegram or aiogram reports: retried with backoff, then dead-lettered,
             # so one odd message never strands the rest of its batch in 'sending'.
             log.warning("outbox message %s: unexpected %s: %s", item.id, type(exc).__name__, exc)
-            await self._retry(item, delay=min(2 ** item.attempts, 300), error=f"{type(exc).__name__}: {exc}", count=True)
+            await self._retry(item, delay=min(2 ** item.attempts, 300), error=f"{type(exc).__name__}: {exc}",
+                              count=True)
         else:
             await self._finish(item.id, OutboxStatus.SENT, telegram_message_id=sent.message_id)
-        return False
+            self._count("sent")
+        return "done"
 
     async def _retry(self, item: _Claimed, *, delay: float, error: str, count: bool) -> None:
         attempts = item.attempts + (1 if count else 0)
@@ -249,11 +403,14 @@ class OutboxSender:
             await session.execute(
                 update(OutgoingMessage)
                 .where(OutgoingMessage.id == item.id)
-                .values(status=status, attempts=attempts, last_error=error[:500],
+                .values(status=status, attempts=attempts, last_error=error[:500], claimed_by=None,
                         next_attempt_at=self.clock.now() + timedelta(seconds=delay))
             )
         if status is OutboxStatus.DEAD:
             log.error("outbox message %s dead after %s attempts: %s", item.id, attempts, error)
+            self._count("dead")
+        else:
+            self._count("retried")
 
     async def _finish(
         self,
@@ -271,7 +428,7 @@ class OutboxSender:
                 .where(OutgoingMessage.id == message_id)
                 .values(status=status, sent_at=now if status is OutboxStatus.SENT else None,
                         last_error=error[:500] if error else None, telegram_message_id=telegram_message_id,
-                        attempts=OutgoingMessage.attempts + 1)
+                        attempts=OutgoingMessage.attempts + 1, claimed_by=None)
             )
             if blocked_chat is not None:
                 await session.execute(update(User).where(User.telegram_id == blocked_chat).values(blocked_bot_at=now))
