@@ -29,7 +29,7 @@ from .models import BotMessage, CallbackAnswer
 from .params import Params, UploadedFile
 from .state import ChatState, EmulatorState, WebhookConfig
 
-__all__ = ["CallContext", "Described", "MethodRegistry"]
+__all__ = ["CallContext", "Described", "Handler", "MethodRegistry"]
 
 _CHAT_ACTIONS = frozenset(
     {
@@ -260,7 +260,7 @@ class MethodRegistry:
             state.updates.mark_delivered(batch)
             if batch:
                 state.touch()
-        return batch
+        return [queued.update for queued in batch]
 
     async def set_webhook(self, params: Params, ctx: CallContext) -> Any:
         state = self._state

@@ -20,15 +20,37 @@ __all__ = [
     "ApiFailure",
     "BotMessage",
     "CallbackAnswer",
+    "RateLimitHit",
     "TranscriptEntry",
 ]
 
 
 class ApiCall(NamedTuple):
-    """One request received by the emulator (``method`` in canonical case)."""
+    """One request received by the emulator (``method`` in canonical case).
+
+    ``at`` is its arrival on ``time.monotonic()``, so tests can measure how
+    fast a bot sends; ``chat_id`` is the parameter, an int when it is a
+    number (even if sent as form text), otherwise as given (``"@channel"``),
+    None when the call has none.
+    """
 
     method: str
     params: dict[str, Any]
+    at: float = 0.0
+    chat_id: Any = None
+
+
+class RateLimitHit(NamedTuple):
+    """A call the flood limits (:class:`~tgemu.RateLimits`) refused with 429.
+
+    ``at`` is the limiter's clock (``time.monotonic()`` unless a test gave
+    another one); injected 429s are not recorded here, only in ``failures``.
+    """
+
+    method: str
+    chat_id: Any
+    retry_after: int
+    at: float
 
 
 class ApiFailure(NamedTuple):

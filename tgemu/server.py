@@ -4,16 +4,21 @@ aiogram (or any client) talks to ``{base_url}/bot{token}/{method}`` exactly as
 to api.telegram.org; tests act as users through :meth:`BotAPIEmulator.user`.
 Everything runs in the caller's event loop, so a test can interleave bot
 polling, user actions and assertions without threads.
+
+Each call passes, in this order, injected latency and errors
+(:mod:`tgemu.faults`) and, if it sends a message, the flood limits
+(:mod:`tgemu.limits`, off by default) before its method runs.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import mimetypes
-from collections import deque
-from collections.abc import Iterable
-from dataclasses import dataclass
+import time
+from collections.abc import Iterable, Sequence
 from functools import partial
 from types import TracebackType
 from typing import Any
@@ -21,9 +26,11 @@ from typing import Any
 from aiohttp import web
 
 from .errors import ApiError, not_found, too_many_requests, unauthorized
+from .faults import Faults
+from .limits import Clock, RateLimiter, RateLimits, busiest_window, is_message_send
 from .markup import validate_language_code
-from .methods import CallContext, Described, MethodRegistry
-from .models import ApiCall, ApiFailure, TranscriptEntry
+from .methods import CallContext, Described, Handler, MethodRegistry
+from .models import ApiCall, ApiFailure, RateLimitHit, TranscriptEntry
 from .params import Params
 from .state import EmulatorState, UserProfile
 from .transcript import format_transcript
@@ -36,39 +43,6 @@ logger = logging.getLogger(__name__)
 
 _MAX_REQUEST_SIZE = 52 * 1024 * 1024  # 50 MB uploads plus form overhead
 _json_dumps = partial(json.dumps, ensure_ascii=False)
-
-_DEFAULT_DESCRIPTIONS = {
-    400: "Bad Request: injected error",
-    401: "Unauthorized",
-    403: "Forbidden: bot was blocked by the user",
-    404: "Not Found",
-    409: (
-        "Conflict: terminated by other getUpdates request; "
-        "make sure that only one bot instance is running"
-    ),
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-}
-
-
-@dataclass
-class _Fault:
-    error_code: int
-    description: str | None
-    retry_after: int
-    remaining: int
-
-    def to_error(self) -> ApiError:
-        if self.error_code == 429:
-            error = too_many_requests(self.retry_after)
-            if self.description:
-                error = ApiError(429, self.description, retry_after=self.retry_after)
-            return error
-        description = self.description or _DEFAULT_DESCRIPTIONS.get(
-            self.error_code, f"Error {self.error_code}"
-        )
-        return ApiError(self.error_code, description)
-
 
 class BotAPIEmulator:
     """A local Telegram Bot API server plus a Python API to act as users."""
@@ -87,7 +61,8 @@ class BotAPIEmulator:
         self._methods = MethodRegistry(self._state, on_webhook_changed=self._webhook_changed)
         self._webhook = WebhookDeliverer(self._state, self._execute_webhook_reply)
         self._users: dict[int, EmulatedUser] = {}
-        self._faults: dict[str, deque[_Fault]] = {}
+        self._faults = Faults()
+        self._limiter: RateLimiter | None = None
         self._runner: web.AppRunner | None = None
         self._base_url: str | None = None
 
@@ -196,6 +171,23 @@ class BotAPIEmulator:
         return list(self._state.failures)
 
     @property
+    def rate_limited(self) -> list[RateLimitHit]:
+        """Every 429 the flood limits (:meth:`set_rate_limits`) answered, oldest first."""
+        return list(self._state.rate_limited)
+
+    def sent_messages_per_window(self, window: float = 1.0) -> int:
+        """The most successful message-sending calls that arrived within ``window`` seconds.
+
+        Counts the calls the flood limits apply to (``send*`` but
+        ``sendChatAction``, forward and copy), by arrival time, in the busiest
+        half-open interval of that length - e.g. ``<= 30`` proves a bot kept
+        to Telegram's 30 messages per second, whether the limits are on or not.
+        """
+        if window <= 0:
+            raise ValueError("window must be positive")
+        return busiest_window(self._state.message_sends, window)
+
+    @property
     def transcript(self) -> list[TranscriptEntry]:
         return list(self._state.transcript)
 
@@ -234,27 +226,57 @@ class BotAPIEmulator:
         *,
         error_code: int = 429,
         description: str | None = None,
-        retry_after: int = 1,
+        retry_after: int | Sequence[int] = 1,
         times: int = 1,
+        every: int | None = None,
     ) -> None:
-        """Make the next ``times`` calls of ``method`` fail with this error."""
-        if times < 1:
-            raise ValueError("times must be >= 1")
-        if error_code < 400:
-            raise ValueError("error_code must be an HTTP error status")
-        self._faults.setdefault(method.lower(), deque()).append(
-            _Fault(error_code, description, retry_after, times)
+        """Make calls of ``method`` fail with this error, ``times`` times in all.
+
+        Without ``every`` the next ``times`` calls fail; with it only every
+        ``every``-th call counted from now (the 10th, 20th... for 10) fails
+        and the others go through, until ``times`` have failed - a flood
+        storm is ``inject_error("sendMessage", every=10, times=1000,
+        retry_after=[1, 2, 3, 4, 5])``.  A sequence of ``retry_after`` values
+        is used in turn, round and round.  Injected 429s show in
+        :attr:`failures` but not in :attr:`rate_limited`.
+        """
+        self._faults.add_error(
+            method,
+            error_code=error_code,
+            description=description,
+            retry_after=retry_after,
+            times=times,
+            every=every,
         )
 
-    def _take_fault(self, method: str) -> ApiError | None:
-        queue = self._faults.get(method.lower())
-        if not queue:
-            return None
-        fault = queue[0]
-        fault.remaining -= 1
-        if fault.remaining <= 0:
-            queue.popleft()
-        return fault.to_error()
+    def delay(self, method: str, seconds: float, *, times: int = 1) -> None:
+        """Make the next ``times`` calls of ``method`` wait ``seconds`` before they are processed.
+
+        The wait is asynchronous: other requests are served meanwhile, as a
+        slow Telegram would, so a bot handler awaiting the call is slow.
+        """
+        self._faults.add_delay(method, seconds, times)
+
+    def clear_faults(self, method: str | None = None) -> None:
+        """End a staged outage: forget injected errors and delays not used yet
+        (of ``method`` only, if given)."""
+        self._faults.clear(method)
+
+    def set_rate_limits(self, limits: RateLimits | None, *, clock: Clock = time.monotonic) -> None:
+        """Answer 429 like Telegram's flood control from now on; None turns it off (the default).
+
+        The buckets start full.  ``clock`` (seconds, monotonic) lets a test
+        advance time instead of sleeping.
+        """
+        self._limiter = None if limits is None else RateLimiter(limits, clock=clock)
+
+    # -- webhook re-sending ----------------------------------------------------------------
+
+    def redeliver(self, update_id: int, times: int = 1) -> None:
+        """Send an update the bot already had ``times`` more times, as Telegram re-sends
+        one whose delivery it thinks failed; the bot should act on it once."""
+        self._state.updates.redeliver(update_id, times)
+        self._state.touch()
 
     # -- direct calls ------------------------------------------------------------------------
 
@@ -285,15 +307,13 @@ class BotAPIEmulator:
             state.record_failure(method, error, snapshot)
             return error.error_code, error.to_payload()
         name, handler = resolved
-        state.calls.append(ApiCall(name, snapshot))
+        call = ApiCall(name, snapshot, time.monotonic(), _chat_id(snapshot.get("chat_id")))
+        state.calls.append(call)
         tracked = name != "getUpdates"
         if tracked:
             state.begin_call()
         try:
-            fault = self._take_fault(name)
-            if fault is not None:
-                raise fault
-            result = await handler(params, ctx)
+            result = await self._invoke(call, handler, params, ctx)
         except ApiError as error:
             state.record_failure(name, error, snapshot)
             return error.error_code, error.to_payload()
@@ -308,6 +328,34 @@ class BotAPIEmulator:
         if isinstance(result, Described):
             return 200, {"ok": True, "result": result.result, "description": result.description}
         return 200, {"ok": True, "result": result}
+
+    async def _invoke(self, call: ApiCall, handler: Handler, params: Params, ctx: CallContext) -> Any:
+        """Injected latency and errors, then flood control, then the method itself."""
+        delay = self._faults.take_delay(call.method)
+        if delay > 0:
+            await asyncio.sleep(delay)
+        fault = self._faults.take_error(call.method)
+        if fault is not None:
+            raise fault
+        if not is_message_send(call.method):
+            return await handler(params, ctx)
+        limiter = self._limiter
+        if limiter is not None:
+            retry_after = limiter.acquire(call.chat_id)
+            if retry_after:
+                self._state.rate_limited.append(
+                    RateLimitHit(call.method, call.chat_id, retry_after, limiter.clock())
+                )
+                raise too_many_requests(retry_after)
+        try:
+            result = await handler(params, ctx)
+        except BaseException:
+            # Nothing was sent: Telegram's limits count messages, not attempts.
+            if limiter is not None:
+                limiter.release(call.chat_id)
+            raise
+        self._state.message_sends.append(call.at)
+        return result
 
     async def _handle_api(self, request: web.Request) -> web.Response:
         try:
@@ -358,3 +406,13 @@ class BotAPIEmulator:
         status, payload = await self._dispatch(self._state.token, method, params, CallContext())
         if status != 200:
             logger.info("webhook reply %s failed: %s", method, payload.get("description"))
+
+
+def _chat_id(value: Any) -> Any:
+    """A ``chat_id`` parameter for the records: numeric strings as int, since
+    form-encoded requests (aiogram's) carry every value as text; anything else
+    (``"@channel"``, garbage) as given."""
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            return int(value.strip())
+    return value

@@ -17,7 +17,7 @@ from typing import Any
 from .errors import ApiError, bad_request, forbidden
 from .markup import CommandScopeKey, visible_label
 from .media import FileStore, photo_sizes
-from .models import ApiCall, ApiFailure, BotMessage, CallbackAnswer, TranscriptEntry
+from .models import ApiCall, ApiFailure, BotMessage, CallbackAnswer, RateLimitHit, TranscriptEntry
 from .updates import Pulse, UpdateQueue
 
 __all__ = [
@@ -146,6 +146,9 @@ class EmulatorState:
         self.transcript: list[TranscriptEntry] = []
         self.calls: list[ApiCall] = []
         self.failures: list[ApiFailure] = []
+        self.rate_limited: list[RateLimitHit] = []
+        #: Arrival times of the message-sending calls that succeeded.
+        self.message_sends: list[float] = []
         self.webhook: WebhookConfig | None = None
         self.closing = False
         self.poll_generation = 0

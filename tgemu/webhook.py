@@ -1,9 +1,15 @@
-"""Webhook delivery: POST queued updates to the bot's URL.
+"""Webhook delivery: POST queued updates to the bot's URL, like Telegram.
 
-Updates are delivered one at a time in order and confirmed only after a 2xx
-answer, with a capped exponential back-off on failure (Telegram retries too).
-A method call in the response body - aiogram's "webhook reply", sent as JSON
-or multipart form - is executed like a normal API request.
+Up to ``max_connections`` updates (``setWebhook``, 1-100, default 40) are in
+flight at once.  Each is confirmed on its own after a 2xx answer; one that
+fails stays queued and is retried after a capped exponential back-off of its
+own, while the others go on, so one bad update never holds up the rest for
+long.  As on Telegram, updates of the same chat may be delivered concurrently
+and complete out of order (and a failed update is retried after later ones,
+even with ``max_connections=1``): a bot that needs a chat's updates in
+sequence must serialise them itself.  A method call in the response
+body - aiogram's "webhook reply", sent as JSON or multipart form - is executed
+like a normal API request.
 """
 
 from __future__ import annotations
@@ -14,13 +20,13 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from functools import partial
 from typing import Any
 
 import aiohttp
 
 from .params import Params, UploadedFile
 from .state import EmulatorState, WebhookConfig
+from .updates import QueuedUpdate
 
 __all__ = ["WebhookDeliverer"]
 
@@ -28,6 +34,8 @@ logger = logging.getLogger(__name__)
 
 _REQUEST_TIMEOUT = 60.0
 _MAX_BACKOFF = 2.0
+#: setWebhook's upper bound for max_connections; the HTTP pool must not be the bottleneck.
+_MAX_CONNECTIONS = 100
 
 ReplyExecutor = Callable[[str, Params], Awaitable[None]]
 
@@ -39,6 +47,7 @@ class WebhookDeliverer:
         self._state = state
         self._execute_reply = execute_reply
         self._task: asyncio.Task[None] | None = None
+        self._deliveries: set[asyncio.Task[None]] = set()
         self._session: aiohttp.ClientSession | None = None
 
     def ensure_running(self) -> None:
@@ -49,11 +58,14 @@ class WebhookDeliverer:
             self._task = asyncio.create_task(self._run(), name="bot-api-emulator-webhook")
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        tasks = [task for task in (self._task, *self._deliveries) if task is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+                await task
+        self._task = None
+        self._deliveries.clear()
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -61,41 +73,72 @@ class WebhookDeliverer:
     def _stopped(self) -> bool:
         return self._state.closing or self._state.webhook is None
 
-    def _reconfigured(self, config: WebhookConfig) -> bool:
-        """Cut a retry back-off short when the webhook is changed or removed."""
-        return self._stopped() or self._state.webhook is not config
-
     async def _run(self) -> None:
-        state = self._state
-        failures = 0
+        """Start deliveries while connections are free; sleep until something changes.
+
+        Every event that can make a new delivery possible fires the queue's
+        pulse: a new or re-sent update, a finished delivery, a webhook change,
+        shutdown.  The only other wake-up is the earliest back-off expiring.
+        """
+        queue = self._state.updates
+        loop = asyncio.get_running_loop()
+        config: WebhookConfig | None = None
         while not self._stopped():
-            update = state.updates.first()
-            if update is None:
-                await state.updates.pulse.wait_for(
-                    lambda: self._stopped() or state.updates.first() is not None, None
-                )
-                continue
-            config = state.webhook
-            assert config is not None
-            error = await self._deliver(config, update)
-            if error is None:
-                failures = 0
-                state.updates.confirm(update["update_id"] + 1)
-                state.updates.mark_delivered([update])
-                state.touch()
-                continue
-            failures += 1
-            config.last_error_date = int(time.time())
-            config.last_error_message = error
-            logger.debug("webhook delivery of update %s failed: %s", update["update_id"], error)
-            delay = min(0.05 * 2**failures, _MAX_BACKOFF)
-            await state.updates.pulse.wait_for(partial(self._reconfigured, config), delay)
+            current = self._state.webhook
+            assert current is not None
+            if current is not config:
+                # Back-offs were about the old webhook; a new one gets everything now.
+                config = current
+                for queued in queue:
+                    queued.retry_at = 0.0
+            now = loop.time()
+            free = config.max_connections - sum(1 for queued in queue if queued.in_flight)
+            next_retry: float | None = None
+            for queued in queue:
+                if free <= 0:
+                    break  # a finishing delivery fires the pulse
+                if queued.in_flight:
+                    continue
+                if queued.retry_at > now:
+                    next_retry = queued.retry_at if next_retry is None else min(next_retry, queued.retry_at)
+                    continue
+                free -= 1
+                self._start(config, queued)
+            await queue.pulse.wait(None if next_retry is None else next_retry - now)
+
+    def _start(self, config: WebhookConfig, queued: QueuedUpdate) -> None:
+        queued.in_flight = True
+        task = asyncio.create_task(
+            self._attempt(config, queued), name=f"bot-api-emulator-webhook-{queued.update_id}"
+        )
+        self._deliveries.add(task)
+        task.add_done_callback(self._deliveries.discard)
+
+    async def _attempt(self, config: WebhookConfig, queued: QueuedUpdate) -> None:
+        """Deliver one update: confirm it on a 2xx, otherwise schedule its retry."""
+        state = self._state
+        try:
+            error = await self._deliver(config, queued.update)
+        finally:
+            queued.in_flight = False
+        if error is None:
+            state.updates.ack(queued)
+            state.touch()
+            return
+        queued.failed_attempts += 1
+        delay = min(0.05 * 2**queued.failed_attempts, _MAX_BACKOFF)
+        queued.retry_at = asyncio.get_running_loop().time() + delay
+        config.last_error_date = int(time.time())
+        config.last_error_message = error
+        logger.debug("webhook delivery of update %s failed: %s", queued.update_id, error)
+        state.updates.pulse.fire()
 
     async def _deliver(self, config: WebhookConfig, update: dict[str, Any]) -> str | None:
         """POST one update; returns an error text like getWebhookInfo shows, or None."""
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=_REQUEST_TIMEOUT)
+                connector=aiohttp.TCPConnector(limit=_MAX_CONNECTIONS),
+                timeout=aiohttp.ClientTimeout(total=_REQUEST_TIMEOUT),
             )
         headers = {"Content-Type": "application/json"}
         if config.secret_token:
