@@ -59,5 +59,7 @@ ENV DATABASE_URL=sqlite+aiosqlite:////data/linli.sqlite3 \
 VOLUME ["/data"]
 STOPSIGNAL SIGINT
 # Alive = polled Telegram within the last minute (see `linli health --help`).
+# Webhook mode (linli run --webhook) listens on HTTP_PORT, 8080 by default: the webhook, /healthz, /readyz, /metrics.
+EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 CMD ["linli", "health"]
 CMD ["linli", "run"]

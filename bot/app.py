@@ -49,6 +49,7 @@ from bot.updates import LocalSeenUpdates, OnceMiddleware, RedisSeenUpdates, Seen
 from bot.web import WebServer
 from handlers import build_routers
 from handlers.callbacks import notice_button_data
+from handlers.errors import OutOfReachMiddleware
 from handlers.filters import from_private_chat, in_private_chat
 from handlers.widgets import LinliMessageManager, RememberAnsweredCallbacks
 
@@ -319,6 +320,7 @@ def build_app(
         case_policy=policy,
         task_policy=task_policy,
         metrics=metrics,
+        redis=redis,
     )
     # Inside the per-person lock (the FSM middleware's), outside the transaction: a repeat waits, then is dropped.
     dp.update.outer_middleware(OnceMiddleware(seen, metrics))
@@ -330,6 +332,8 @@ def build_app(
     dp.message.filter(in_private_chat)
     dp.callback_query.filter(from_private_chat)
     dp.include_routers(*build_routers())
+    # Before aiogram-dialog's error middleware, which reads the (maybe unreachable) FSM storage.
+    dp.errors.outer_middleware(OutOfReachMiddleware())
     setup_dialogs(dp, message_manager=LinliMessageManager())
 
     app = App(settings, bot, dp, engine, session_factory, i18n, sender, storage, clock, sweeper, scheduler,
@@ -372,7 +376,7 @@ async def on_shutdown(app: App) -> None:
     dp = app.dispatcher
     if isinstance(dp, LinliDispatcher) and not await dp.wait_idle(SHUTDOWN_GRACE_SECONDS):
         log.warning("%d update(s) still in hand after %.0fs; stopping anyway", dp.in_flight, SHUTDOWN_GRACE_SECONDS)
-    app.scheduler.stop()
+    await app.scheduler.stop_gracefully(SHUTDOWN_GRACE_SECONDS)
     await app.sender.stop()
     if app.web is not None:
         await app.web.stop()

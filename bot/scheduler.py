@@ -184,6 +184,11 @@ class ReminderSweeper:
         log.warning("reminder %s (%s) failed, retried at %s: %s", reminder.id, reminder.kind,
                     reminder.due_at.isoformat(), reminder.last_error, exc_info=error)
 
+    async def idle(self) -> None:
+        """Return once no sweep is running (a graceful shutdown lets the one in progress finish)."""
+        async with self._lock:
+            return
+
     async def pending(self) -> int:
         """Reminders not yet fired (for health and tests)."""
         async with self.session_factory() as session:
@@ -218,6 +223,17 @@ class Scheduler:
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
+
+    async def stop_gracefully(self, timeout: float) -> None:
+        """No new tick; the sweep in progress finishes (APScheduler's shutdown would cancel it)."""
+        if self._scheduler is None:
+            return
+        self._scheduler.pause()
+        try:
+            await asyncio.wait_for(self.sweeper.idle(), timeout)
+        except TimeoutError:
+            log.warning("a reminder sweep was still running after %.0fs; its reminder is retried later", timeout)
+        self.stop()
 
     @property
     def running(self) -> bool:

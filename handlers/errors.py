@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
+from typing import Any
 
-from aiogram import Bot, Router
+from aiogram import BaseMiddleware, Bot, Router
 from aiogram.filters import ExceptionTypeFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import ErrorEvent, InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 from aiogram_dialog.api.exceptions import OutdatedIntent, UnknownIntent, UnknownState
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from bot.metrics import Metrics
 from bot.services.errors import N_
@@ -35,8 +39,18 @@ UNAVAILABLE_NOTICE_SECONDS = 120.0
 _told_unavailable: dict[int, float] = {}
 
 
-def _first_notice(chat_id: int) -> bool:
-    """Whether this person has not been told "unavailable" lately (then they are, now)."""
+async def _first_notice(chat_id: int, redis: object) -> bool:
+    """Whether this person has not been told "unavailable" lately (then they are, now).
+
+    Shared by the replicas through Redis (a redelivery may land on another one); in this
+    process only when Redis is not there or is what is out of reach.
+    """
+    if isinstance(redis, Redis):
+        try:
+            return bool(await redis.set(f"linli:told-unavailable:{chat_id}", b"1", nx=True,
+                                        ex=int(UNAVAILABLE_NOTICE_SECONDS)))
+        except RedisError:
+            pass
     now = time.monotonic()
     if now - _told_unavailable.get(chat_id, float("-inf")) < UNAVAILABLE_NOTICE_SECONDS:
         return False
@@ -102,7 +116,7 @@ async def _unavailable(event: ErrorEvent, bot: Bot, i18n: I18n, outcome: UpdateO
     locale = str(data.get("user_locale") or i18n.default_locale)
     query, message = update.callback_query, update.message
     chat_id = message.chat.id if message else (query.from_user.id if query else None)
-    first = chat_id is not None and _first_notice(chat_id)
+    first = chat_id is not None and await _first_notice(chat_id, data.get("redis"))
     text = i18n.gettext(UNAVAILABLE_KEPT, locale=locale)
     try:
         if query is not None:
@@ -112,6 +126,39 @@ async def _unavailable(event: ErrorEvent, bot: Bot, i18n: I18n, outcome: UpdateO
     except Exception:  # the report must never raise itself
         log.exception("could not tell the user the service is unavailable")
     return True
+
+
+class OutOfReachMiddleware(BaseMiddleware):
+    """Report a failure to reach the database or Redis before any other error middleware runs.
+
+    aiogram-dialog's error middleware reads the dialog stack from the FSM storage for
+    every error; with Redis out of reach that read fails too and the report is lost.
+    Nothing here needs the storage.
+    """
+
+    async def __call__(self, handler: Callable[[ErrorEvent, dict[str, Any]], Awaitable[Any]], event: ErrorEvent,
+                       data: dict[str, Any]) -> Any:
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import TimeoutError as RedisTimeoutError
+
+        outcome = data.get("outcome")
+        storage_down = _caused_by(event.exception, (RedisConnectionError, RedisTimeoutError))
+        if is_transient(event.exception) and not committed(data) and (outcome is not None or storage_down):
+            bot, i18n = data["bot"], data["i18n"]
+            rest = {k: v for k, v in data.items() if k not in ("bot", "i18n")}
+            return await on_error(event, bot, i18n, **rest)
+        return await handler(event, data)
+
+
+def _caused_by(error: BaseException, kinds: tuple[type[BaseException], ...]) -> bool:
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, kinds):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 @router.errors()

@@ -154,6 +154,51 @@ def test_a_token_telegram_refuses_stops_with_one_line(tmp_path: Path):
     assert "BOT_TOKEN" in one_line(result.stderr)
 
 
+@pytest.mark.parametrize(("missing", "given"), [
+    ("WEBHOOK_URL", {"WEBHOOK_SECRET": "abc"}),
+    ("WEBHOOK_SECRET", {"WEBHOOK_URL": "https://bot.example.org/telegram"}),
+])
+def test_webhook_mode_without_its_settings_stops_with_one_line(tmp_path: Path, missing: str,
+                                                                given: dict[str, str]):
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}", "BOT_TOKEN": "123:ABC", **given}
+    result = linli("run", "--webhook", cwd=tmp_path, env=env)
+    assert result.returncode == 2
+    assert missing in one_line(result.stderr)
+
+
+def test_a_webhook_secret_telegram_would_refuse_is_refused(tmp_path: Path):
+    env = {"BOT_TOKEN": "123:ABC", "WEBHOOK_URL": "https://bot.example.org/telegram", "WEBHOOK_SECRET": "no spaces!"}
+    result = linli("run", "--webhook", cwd=tmp_path, env=env)
+    assert result.returncode == 2 and "WEBHOOK_SECRET" in one_line(result.stderr)
+
+
+def test_health_asks_a_url_when_given_one(tmp_path: Path):
+    import http.server
+    import threading
+
+    class Answer(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the standard library's name
+            self.send_response(200 if self.path == "/healthz" else 503)
+            self.end_headers()
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Answer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        alive = linli("health", "--url", base + "/healthz", cwd=tmp_path)
+        sick = linli("health", "--url", base + "/readyz", cwd=tmp_path)
+    finally:
+        server.shutdown()
+    assert alive.returncode == 0 and "alive" in alive.stdout
+    assert sick.returncode == 1 and "503" in one_line(sick.stderr)
+    server.server_close()
+    gone = linli("health", "--url", base + "/healthz", cwd=tmp_path)
+    assert gone.returncode == 1
+
+
 # --- help, version, ids ------------------------------------------------------------------------
 
 

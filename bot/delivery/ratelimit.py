@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol
@@ -111,13 +112,14 @@ class LocalRateLimiter:
 
 
 # KEYS: bot slot, chat slot (or the bot slot again when there is no chat), pause.
-# ARGV: bot interval ms, chat interval ms, wait (1 = book the next free slot, 0 = now).
-# Returns the milliseconds to wait for the booked slot (0 = now), or minus the milliseconds until the
+# ARGV: bot interval µs, chat interval µs, wait (1 = book the next free slot, 0 = now). Times are in
+# microseconds on Redis's clock (exact in Lua's doubles).
+# Returns the microseconds to wait for the booked slot (0 = now), or minus the microseconds until the
 # chat is free (nothing booked). A slot key is forgotten a minute
 # after it was booked: by then it limits nothing.
 _BOOK = """
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local pause = tonumber(redis.call('GET', KEYS[3]) or '0')
 local start = math.max(now, pause)
 local bot_next = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -134,22 +136,22 @@ end
 return start - now
 """
 
-# KEYS: pause. ARGV: milliseconds. Extends the pause, never shortens it.
+# KEYS: pause. ARGV: microseconds. Extends the pause, never shortens it.
 _PAUSE = """
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local until_ms = now + tonumber(ARGV[1])
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 if until_ms > current then
-  redis.call('SET', KEYS[1], until_ms, 'PX', tonumber(ARGV[1]) + 1000)
+  redis.call('SET', KEYS[1], until_ms, 'PX', math.floor(tonumber(ARGV[1]) / 1000) + 1000)
 end
 return 0
 """
 
-# KEYS: pause. Returns the milliseconds of pause left.
+# KEYS: pause. Returns the microseconds of pause left.
 _PAUSED = """
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 return math.max(0, current - now)
 """
@@ -161,7 +163,8 @@ class RedisRateLimiter:
     def __init__(self, redis: Redis, bot_id: int, rate: float = GLOBAL_RATE, *,
                  private_interval: float = CHAT_INTERVAL, group_interval: float = GROUP_INTERVAL) -> None:
         self.redis = redis
-        self.interval_ms = max(1, round(1000.0 / rate))
+        # Rounded up: the budget is never exceeded by rounding (30/s is 33,334 µs apart).
+        self.interval_us = max(1, math.ceil(1_000_000 / rate))
         self.private_interval = private_interval
         self.group_interval = group_interval
         prefix = f"linli:rate:{bot_id}"
@@ -186,18 +189,18 @@ class RedisRateLimiter:
 
     async def _booked(self, chat_id: int | None, wait: bool) -> float:
         chat_key = self._bot_key if chat_id is None else f"{self._chat_prefix}{chat_id}"
-        chat_ms = round(chat_interval(chat_id, self.private_interval, self.group_interval) * 1000)
+        chat_us = math.ceil(chat_interval(chat_id, self.private_interval, self.group_interval) * 1_000_000)
         while True:
             try:
                 waited = int(await self._book(keys=[self._bot_key, chat_key, self._pause_key],
-                                              args=[self.interval_ms, chat_ms, 1 if wait else 0]))
+                                              args=[self.interval_us, chat_us, 1 if wait else 0]))
             except RedisError as error:
                 self._fallback(error)
                 return await (self.local.reserve(chat_id) if wait else self.local.note(chat_id))
             self._recovered()
             if waited >= 0:
-                return waited / 1000.0
-            await asyncio.sleep(-waited / 1000.0)  # the chat is not free yet: book once it is
+                return waited / 1_000_000
+            await asyncio.sleep(-waited / 1_000_000)  # the chat is not free yet: book once it is
 
     async def reserve(self, chat_id: int | None) -> float:
         return await self._booked(chat_id, wait=True)
@@ -208,14 +211,14 @@ class RedisRateLimiter:
     async def pause(self, seconds: float) -> None:
         await self.local.pause(seconds)  # this process stops at once, whatever Redis says
         try:
-            await self._pause(keys=[self._pause_key], args=[max(1, round(seconds * 1000))])
+            await self._pause(keys=[self._pause_key], args=[max(1, math.ceil(seconds * 1_000_000))])
         except RedisError as error:
             self._fallback(error)
 
     async def paused_for(self) -> float:
         local = await self.local.paused_for()
         try:
-            shared = int(await self._paused(keys=[self._pause_key])) / 1000.0
+            shared = int(await self._paused(keys=[self._pause_key])) / 1_000_000
         except RedisError as error:
             self._fallback(error)
             return local
