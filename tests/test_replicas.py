@@ -217,3 +217,37 @@ async def test_redis_restarted_mid_conversation_restarts_it_with_a_clear_message
     assert answer.text == T(STALE)
     await person.send_text("/start")
     await person.wait_for_message(has_button(CHOOSE), timeout=15)
+
+
+async def test_a_429_storm_is_waited_out_by_both_replicas_and_everything_arrives(replicas: Cluster) -> None:
+    """retry_after of 1 to 5 s on every tenth send: every message arrives once, nobody sends during a pause."""
+    import re
+
+    made = replicas
+    made.emulator.inject_error("sendMessage", error_code=429, retry_after=[1, 2, 3, 4, 5], every=10, times=10)
+    try:
+        chats = await broadcast(made, 100)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 150
+        while loop.time() < deadline:
+            status = await outbox_status(made, chats)
+            if status.get("sent", 0) == 100:
+                break
+            await asyncio.sleep(0.5)
+        assert status == Counter({"sent": 100}), f"{status}\n{made.logs()}"
+    finally:
+        made.emulator.clear_faults()
+
+    got = received(made, chats)
+    assert set(got) == set(chats) and set(got.values()) == {1}, "each once"
+    refused = {id(f.params): int(re.search(r"retry after (\d+)", f.description).group(1))  # type: ignore[union-attr]
+               for f in made.emulator.failures if f.error_code == 429 and f.params.get("chat_id") is not None}
+    wanted = {str(chat) for chat in chats}
+    sends = [c for c in made.emulator.calls if c.method == "sendMessage" and str(c.chat_id) in wanted]
+    storms = [(c.at, refused[id(c.params)]) for c in sends if id(c.params) in refused]
+    assert len(storms) == 10
+    for at, retry_after in storms:
+        # A send already on the wire when the 429 came back may land just after it (0.25 s grace).
+        during = [c for c in sends if at + 0.25 < c.at < at + retry_after - 0.05]
+        assert during == [], f"sent during a {retry_after}s pause"
+    assert made.emulator.rate_limited == []

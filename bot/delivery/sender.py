@@ -168,6 +168,7 @@ class OutboxSender:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._beating: asyncio.Task[None] | None = None
         self._last_orphan_check = float("-inf")
 
     # -- lifecycle -----------------------------------------------------------
@@ -175,6 +176,14 @@ class OutboxSender:
         if self._task is None:
             self._stopping.clear()
             self._task = asyncio.create_task(self._run(), name="outbox-sender")
+            if self.liveness.redis is not None:
+                self._beating = asyncio.create_task(self._beat(), name="outbox-sender-liveness")
+
+    async def _beat(self) -> None:
+        """Renew the liveness key on its own clock: a batch may take long (429 pauses), its rows stay ours."""
+        while True:
+            await self.liveness.beat()
+            await asyncio.sleep(LIVENESS_SECONDS / 3)
 
     async def stop(self, timeout: float = 10.0) -> None:
         """Take no new batch; send what is claimed (within `timeout`), give back the rest."""
@@ -192,6 +201,11 @@ class OutboxSender:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self._give_back()
+        if self._beating is not None:
+            self._beating.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._beating
+            self._beating = None
         await self.liveness.forget()
 
     @contextlib.asynccontextmanager
@@ -219,7 +233,6 @@ class OutboxSender:
             await self._release_orphans(force=True)
         while not self._stopping.is_set():
             try:
-                await self.liveness.beat()
                 await self._release_orphans()
                 if await self.send_due():
                     continue  # more may be due: no pause between batches of a broadcast
