@@ -205,6 +205,9 @@ def _sqlite_connector(database_url: str) -> Any | None:
     return connect
 
 
+PG_CONNECT_TIMEOUT_SECONDS = 10
+
+
 def make_engine(database_url: str, *, concurrency: int = 16, **kwargs: Any) -> AsyncEngine:
     if database_url.startswith("sqlite"):
         connector = _sqlite_connector(database_url)
@@ -247,6 +250,9 @@ def make_engine(database_url: str, *, concurrency: int = 16, **kwargs: Any) -> A
                 connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
+    # A database host that does not answer (rather than refusing) fails a new connection after 10 s,
+    # not asyncpg's 60: the update is then handed back (webhook) or reported, instead of hanging.
+    kwargs.setdefault("connect_args", {"timeout": PG_CONNECT_TIMEOUT_SECONDS})
     return create_async_engine(
         database_url,
         pool_pre_ping=True,
