@@ -6,7 +6,7 @@ import asyncio
 import logging
 import signal
 import ssl
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -57,8 +57,10 @@ log = logging.getLogger(__name__)
 
 # Unfinished flows are forgotten after a day rather than kept forever.
 FSM_TTL_SECONDS = 24 * 3600
-# On SIGTERM/SIGINT, updates in hand get this long to finish before the connections close.
-SHUTDOWN_GRACE_SECONDS = 25.0
+# On SIGTERM/SIGINT, updates in hand, the running sweep and the sender's claimed batch get this long,
+# together, to finish before the connections close (Compose's stop_grace_period is 30 s).
+SHUTDOWN_GRACE_SECONDS = 20.0
+REDIS_TIMEOUT_SECONDS = 5.0
 
 @dataclass
 class App:
@@ -136,6 +138,7 @@ class LinliDispatcher(Dispatcher):
     def __init__(self, *, on_update_done: Callable[[int], None] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._on_update_done = on_update_done
+        self._before_shutdown: Callable[[], Awaitable[None]] | None = None
         self.in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -151,6 +154,16 @@ class LinliDispatcher(Dispatcher):
                 self._idle.set()
             if self._on_update_done is not None:
                 self._on_update_done(update.update_id)
+
+    async def emit_shutdown(self, *args: Any, **kwargs: Any) -> None:
+        """Finish the work in hand before any shutdown handler runs.
+
+        aiogram registers the FSM storage's close as the first shutdown handler: run
+        after it, waiting for updates in hand would leave them without Redis.
+        """
+        if self._before_shutdown is not None:
+            await self._before_shutdown()
+        await super().emit_shutdown(*args, **kwargs)
 
     async def wait_idle(self, timeout: float) -> bool:
         """Wait until no update is in hand; False when some still were after `timeout` seconds."""
@@ -219,6 +232,10 @@ def make_storage(settings: Settings) -> BaseStorage:
     if settings.redis_url:
         return RedisStorage.from_url(
             settings.redis_url,
+            # A Redis that does not answer (rather than refusing) fails a call in seconds instead of
+            # hanging the person's lock, the budget and the sender; the update is then handed back.
+            connection_kwargs={"socket_timeout": REDIS_TIMEOUT_SECONDS,
+                               "socket_connect_timeout": REDIS_TIMEOUT_SECONDS},
             key_builder=DefaultKeyBuilder(with_destiny=True, prefix="linli:fsm"),
             state_ttl=FSM_TTL_SECONDS,
             data_ttl=FSM_TTL_SECONDS,
@@ -345,6 +362,11 @@ def build_app(
     async def _shutdown() -> None:
         await on_shutdown(app)
 
+    async def _finish_work() -> None:
+        await finish_work(app)
+
+    dp._before_shutdown = _finish_work
+
     dp.startup.register(_startup)
     dp.shutdown.register(_shutdown)
     return app
@@ -369,14 +391,27 @@ async def on_startup(app: App) -> None:
     log.info("Linli is running as @%s", me.username)
 
 
-async def on_shutdown(app: App) -> None:
-    """Graceful: the updates in hand finish, the sender sends what it claimed, then everything closes."""
+async def finish_work(app: App) -> None:
+    """Graceful, all at once within SHUTDOWN_GRACE_SECONDS: the updates in hand finish, the running
+    reminder sweep finishes (no new one starts), the sender sends what it claimed (no new batch)."""
     if app.heartbeat is not None:
         app.heartbeat.reset()  # a stopped bot is not alive, whatever the file's age
     dp = app.dispatcher
-    if isinstance(dp, LinliDispatcher) and not await dp.wait_idle(SHUTDOWN_GRACE_SECONDS):
-        log.warning("%d update(s) still in hand after %.0fs; stopping anyway", dp.in_flight, SHUTDOWN_GRACE_SECONDS)
-    await app.scheduler.stop_gracefully(SHUTDOWN_GRACE_SECONDS)
+
+    async def updates() -> None:
+        if isinstance(dp, LinliDispatcher) and not await dp.wait_idle(SHUTDOWN_GRACE_SECONDS):
+            log.warning("%d update(s) still in hand after %.0fs; stopping anyway", dp.in_flight,
+                        SHUTDOWN_GRACE_SECONDS)
+
+    await asyncio.gather(updates(), app.scheduler.stop_gracefully(SHUTDOWN_GRACE_SECONDS),
+                         app.sender.stop(SHUTDOWN_GRACE_SECONDS))
+
+
+async def on_shutdown(app: App) -> None:
+    """After `finish_work`: the servers and connections close."""
+    if app.heartbeat is not None:
+        app.heartbeat.reset()
+    app.scheduler.stop()
     await app.sender.stop()
     if app.web is not None:
         await app.web.stop()

@@ -34,8 +34,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
-# Connections used besides the updates: the outbox sender and one spare.
-BACKGROUND_CONNECTIONS = 2
+# Connections used besides the updates: the outbox sender (a claim, and up to 8 sends recording their
+# outcome at once), the reminder sweeper, /readyz and /metrics.
+BACKGROUND_CONNECTIONS = 12
 
 
 # How long a connection waits for another process's write lock (the CLI, a migration).

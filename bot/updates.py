@@ -7,8 +7,11 @@ middleware on updates, records every `update_id` before the work starts:
 * Redis: one key per update, ``linli:update:<bot id>:<update id>``, set with
   ``SET NX`` to 'busy' (expiring after `BUSY_SECONDS`, so a replica that died while
   handling it does not hold it for ever), then to 'done' for `SEEN_SECONDS` (48 h;
-  Telegram keeps an update for at most 24). A repeat of a busy or done update is
-  dropped. A failure sets 'failed:<n>', which a redelivery may claim again.
+  Telegram keeps an update for at most 24). A repeat of a done update is dropped
+  (200). A repeat of a busy one is handed back (503): its first copy may be on a
+  replica that died, and Telegram delivers it again later. A failure with nothing
+  committed sets 'failed:<n>', which a redelivery may claim again; a failure after
+  something was committed counts as done (running it again would repeat that).
 * Without Redis (one process): the same in memory. If Redis becomes unreachable the
   in-memory record takes over with one logged warning.
 
@@ -37,12 +40,14 @@ from typing import Any, Protocol
 from aiogram import BaseMiddleware
 from aiogram.dispatcher.event.bases import UNHANDLED
 from aiogram.types import TelegramObject, Update
+from aiogram_dialog.api.entities.update_event import DialogUpdate
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.metrics import Metrics
+from bot.transaction import committed
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +67,13 @@ class UpdateOutcome:
     redeliver: bool = False  # the failure is transient and nothing was committed: ask Telegram for it again
 
 
+BUSY = -2  # `claim`: another copy of this update is being handled (or its handler died)
+DONE = -1  # `claim`: this update was handled
+
+
 class SeenUpdates(Protocol):
-    async def claim(self, update_id: int) -> int | None:
-        """Mark the update busy; its earlier failed attempts, or None when it is busy or done elsewhere."""
+    async def claim(self, update_id: int) -> int:
+        """Mark the update busy: its earlier failed attempts, or BUSY / DONE."""
 
     async def done(self, update_id: int) -> None: ...
 
@@ -85,10 +94,10 @@ class LocalSeenUpdates:
         while len(self._seen) > self.capacity:
             self._seen.popitem(last=False)
 
-    async def claim(self, update_id: int) -> int | None:
+    async def claim(self, update_id: int) -> int:
         found = self._seen.get(update_id)
         if found is not None and found[1] > self._monotonic() and not found[0].startswith("failed:"):
-            return None
+            return BUSY if found[0] == "busy" else DONE
         attempts = int(found[0].split(":", 1)[1]) if found is not None and found[0].startswith("failed:") else 0
         self._set(update_id, "busy", BUSY_SECONDS)
         return attempts
@@ -100,9 +109,10 @@ class LocalSeenUpdates:
         self._set(update_id, f"failed:{attempts}", SEEN_SECONDS)
 
 
-# KEYS: the update's key. ARGV: busy seconds. Returns -1 for busy/done, else earlier failed attempts.
+# KEYS: the update's key. ARGV: busy seconds. Returns -2 busy, -1 done, else earlier failed attempts.
 _CLAIM = """
 local v = redis.call('GET', KEYS[1])
+if v == 'busy' then return -2 end
 if v and string.sub(v, 1, 7) ~= 'failed:' then return -1 end
 local attempts = 0
 if v then attempts = tonumber(string.sub(v, 8)) end
@@ -126,7 +136,7 @@ class RedisSeenUpdates:
             log.warning("Redis unreachable (%s): repeated updates are recognised by this process only", error)
             self._degraded = True
 
-    async def claim(self, update_id: int) -> int | None:
+    async def claim(self, update_id: int) -> int:
         try:
             found = int(await self._claim(keys=[self.prefix + str(update_id)], args=[BUSY_SECONDS]))
         except RedisError as error:
@@ -135,7 +145,7 @@ class RedisSeenUpdates:
         if self._degraded:
             log.warning("Redis reachable again: repeated updates are recognised across replicas")
             self._degraded = False
-        return None if found < 0 else found
+        return found
 
     async def _set(self, update_id: int, value: str) -> None:
         try:
@@ -160,16 +170,20 @@ class OnceMiddleware(BaseMiddleware):
         self.metrics = metrics
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
-        if not isinstance(event, Update):
+        if not isinstance(event, Update) or isinstance(event, DialogUpdate):
+            # aiogram-dialog's background updates all carry update_id 0: they are not Telegram's.
             return await handler(event, data)
         outcome: UpdateOutcome | None = data.get("outcome")
         attempt = await self.seen.claim(event.update_id)
-        if attempt is None:
-            log.info("update %s was already handled; dropped", event.update_id)
+        if attempt < 0:
+            busy = attempt == BUSY
+            log.info("update %s %s; dropped", event.update_id,
+                     "is being handled elsewhere (or its handler died): handed back" if busy else "was already handled")
             if self.metrics is not None:
                 self.metrics.duplicates.inc()
             if outcome is not None:
                 outcome.duplicate = True
+                outcome.redeliver = busy
             return UNHANDLED
         if outcome is not None:
             outcome.attempt = attempt
@@ -177,7 +191,10 @@ class OnceMiddleware(BaseMiddleware):
         try:
             result = await handler(event, data)
         except BaseException:
-            await self.seen.failed(event.update_id, attempt + 1)
+            if committed(data):  # part of it is saved: a second run would repeat that part
+                await self.seen.done(event.update_id)
+            else:
+                await self.seen.failed(event.update_id, attempt + 1)
             raise
         if self.metrics is not None:
             self.metrics.updates.labels(event.event_type).inc()
@@ -194,6 +211,7 @@ _ASYNCPG_UNREACHABLE = frozenset({
 
 def is_transient(error: BaseException) -> bool:
     """Whether the failure is the database or Redis out of reach (it may pass), not the bot's own fault."""
+    from aiogram.exceptions import TelegramAPIError
     from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
     from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -203,6 +221,8 @@ def is_transient(error: BaseException) -> bool:
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
         seen.add(id(current))
+        if isinstance(current, TelegramAPIError):
+            return False  # Telegram's trouble (a reply that timed out may have arrived): not ours to redo
         if isinstance(current, (OperationalError, InterfaceError, DisconnectionError, PoolTimeout,
                                 RedisConnectionError, RedisTimeoutError,
                                 ConnectionError, TimeoutError, socket.gaierror)):

@@ -52,6 +52,8 @@ class WebServer:
         self.stopping = False
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
+        # As polling's tasks_concurrency_limit: no more updates in hand than the database pool is sized for.
+        self._slots = asyncio.Semaphore(app.settings.update_concurrency)
 
     def application(self) -> web.Application:
         web_app = web.Application(client_max_size=MAX_UPDATE_BYTES)
@@ -91,10 +93,12 @@ class WebServer:
             return web.Response(status=400, text="not an update")
         outcome = UpdateOutcome()
         try:
-            await self.app.dispatcher.feed_update(self.app.bot, update, outcome=outcome)
+            async with self._slots:
+                await self.app.dispatcher.feed_update(self.app.bot, update, outcome=outcome)
         except Exception:  # the error handlers report everything; this is the net below them
+            # A failure of the bot's own: delivering it again would fail again (see bot/updates.py).
             log.exception("update %s failed outside the error handlers", update.update_id)
-            return web.Response(status=500, text="failed")
+            return web.json_response({})
         if outcome.redeliver:
             return web.Response(status=503, text="not handled, deliver again")
         return web.json_response({})

@@ -35,7 +35,7 @@ SORRY = N_("Sorry, something went wrong on our side. Please check with /my befor
 UNAVAILABLE_KEPT = N_("⏳ The service is temporarily unavailable. Your message was not lost: it will be handled "
                       "as soon as the service is back. There is no need to send it again.")
 # One "unavailable" notice per person this often, however many of their updates fail meanwhile.
-UNAVAILABLE_NOTICE_SECONDS = 120.0
+UNAVAILABLE_NOTICE_SECONDS = 600.0
 _told_unavailable: dict[int, float] = {}
 
 
@@ -116,7 +116,9 @@ async def _unavailable(event: ErrorEvent, bot: Bot, i18n: I18n, outcome: UpdateO
     locale = str(data.get("user_locale") or i18n.default_locale)
     query, message = update.callback_query, update.message
     chat_id = message.chat.id if message else (query.from_user.id if query else None)
-    first = chat_id is not None and await _first_notice(chat_id, data.get("redis"))
+    # Told at the first failed delivery only (a redelivery knows its earlier attempts), and once per person
+    # in UNAVAILABLE_NOTICE_SECONDS however many of their messages wait.
+    first = chat_id is not None and outcome.attempt == 0 and await _first_notice(chat_id, data.get("redis"))
     text = i18n.gettext(UNAVAILABLE_KEPT, locale=locale)
     try:
         if query is not None:

@@ -463,3 +463,46 @@ async def test_one_chat_is_paced_while_another_is_not_kept_waiting(
 
     third = bot.sent_to(busy)[2]
     assert third.at - second.at >= PER_CHAT - TOLERANCE
+
+
+# --- a sender that must not, or cannot, finish ------------------------------------------------------
+
+
+async def test_a_sender_that_may_have_been_given_up_for_dead_sends_nothing_and_gives_its_rows_back(
+    session_factory: async_sessionmaker[AsyncSession], make_sender: MakeSender
+) -> None:
+    bot, sender = await make_sender()
+    [reader] = await people(session_factory, "zh_CN")
+    ids = await write(session_factory, cancelled(reader, "2026-000901"), cancelled(reader, "2026-000902"))
+    sender._alive_until = 0.0  # its liveness key could not be renewed for longer than the key lives
+
+    await sender.send_due()
+
+    assert bot.tried(reader) == []
+    for message in await rows(session_factory, ids):
+        assert message.status is OutboxStatus.PENDING and message.claimed_by is None
+
+
+async def test_an_outcome_that_cannot_be_recorded_strands_nothing_in_sending(
+    session_factory: async_sessionmaker[AsyncSession], make_sender: MakeSender
+) -> None:
+    bot, sender = await make_sender(per_chat_interval=0)
+    reader, other = await people(session_factory, "zh_CN", "zh_CN")
+    first, second, third = await write(session_factory, cancelled(reader, "2026-000911"),
+                                       cancelled(reader, "2026-000912"), cancelled(other, "2026-000913"))
+    finish = sender._finish
+
+    async def database_gone(message_id: int, *args: object, **kwargs: object) -> None:
+        if message_id == first:
+            raise ConnectionError("the database went away")
+        await finish(message_id, *args, **kwargs)  # type: ignore[arg-type]
+
+    sender._finish = database_gone  # type: ignore[method-assign]
+
+    await sender.send_due()
+
+    by_id = {m.id: m for m in await rows(session_factory, [first, second, third])}
+    assert by_id[third].status is OutboxStatus.SENT, "the other chat went on"
+    assert by_id[first].status is OutboxStatus.PENDING, "sent, but not recorded: queued again (at least once)"
+    assert by_id[second].status is OutboxStatus.PENDING, "its chat's next message waits, in order"
+    assert {m.claimed_by for m in by_id.values()} == {None}

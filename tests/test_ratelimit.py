@@ -15,7 +15,7 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.delivery.ratelimit import LocalRateLimiter, RedisRateLimiter
-from bot.updates import LocalSeenUpdates, RedisSeenUpdates
+from bot.updates import BUSY, DONE, LocalSeenUpdates, RedisSeenUpdates
 from tests.conftest import next_telegram_id
 
 REDIS_URL = os.environ.get("REDIS_URL")
@@ -79,13 +79,13 @@ async def test_a_pause_stops_every_booking_and_a_direct_reply_takes_its_share() 
 async def test_the_local_record_knows_an_update_once_and_gives_a_failed_one_back() -> None:
     seen = LocalSeenUpdates()
     assert await seen.claim(10) == 0
-    assert await seen.claim(10) is None, "busy"
+    assert await seen.claim(10) == BUSY, "being handled: handed back, to be delivered again later"
     await seen.done(10)
-    assert await seen.claim(10) is None, "done"
+    assert await seen.claim(10) == DONE, "handled: dropped"
     assert await seen.claim(11) == 0
     await seen.failed(11, 1)
     assert await seen.claim(11) == 1, "a redelivery of a failed update runs again, knowing it failed once"
-    assert await seen.claim(11) is None
+    assert await seen.claim(11) == BUSY
 
 
 # --- across processes, in Redis ----------------------------------------------------------------
@@ -135,11 +135,11 @@ async def test_two_processes_claim_one_update_once(two_connections: tuple[Redis,
     a, b = (RedisSeenUpdates(conn, bot_id) for conn in two_connections)
     update_id = next_telegram_id()
     claims = await asyncio.gather(*(seen.claim(update_id) for seen in (a, b, a, b, a)))
-    assert sorted(claims, key=lambda c: c is None) == [0, None, None, None, None]
+    assert sorted(claims) == [BUSY, BUSY, BUSY, BUSY, 0]
     await a.failed(update_id, 1)
     assert await b.claim(update_id) == 1
     await b.done(update_id)
-    assert await a.claim(update_id) is None
+    assert await a.claim(update_id) == DONE
 
 
 async def test_without_redis_the_budget_and_the_record_fall_back_to_this_process(
@@ -154,8 +154,59 @@ async def test_without_redis_the_budget_and_the_record_fall_back_to_this_process
             assert await limiter.reserve(2) > 0, "still paced, by this process's own budget"
             assert await seen.claim(5) == 0
             await seen.done(5)
-            assert await seen.claim(5) is None
+            assert await seen.claim(5) == DONE
     finally:
         await unreachable.aclose()
     warnings = [r.getMessage() for r in caplog.records if "Redis unreachable" in r.getMessage()]
     assert len(warnings) == 2, "one warning each, not one per call"
+
+
+# --- the middleware that records updates -----------------------------------------------------------
+
+
+def _update(update_id: int) -> object:
+    from aiogram.types import Update
+
+    return Update.model_validate({"update_id": update_id, "message": {
+        "message_id": 1, "date": 0, "chat": {"id": 5, "type": "private"}, "text": "hi",
+        "from": {"id": 5, "is_bot": False, "first_name": "X"}}})
+
+
+async def test_a_copy_of_an_update_still_in_hand_is_handed_back_not_dropped_for_good() -> None:
+    """Its first copy may be on a replica that died mid-way: Telegram must deliver it again (503)."""
+    from bot.updates import OnceMiddleware, UpdateOutcome
+
+    seen = LocalSeenUpdates()
+    await seen.claim(70)  # busy elsewhere
+    ran: list[int] = []
+
+    async def handler(event: object, data: dict) -> None:
+        ran.append(1)
+
+    outcome = UpdateOutcome()
+    await OnceMiddleware(seen)(handler, _update(70), {"outcome": outcome})
+    assert ran == [] and outcome.duplicate and outcome.redeliver
+
+    await seen.done(70)
+    outcome = UpdateOutcome()
+    await OnceMiddleware(seen)(handler, _update(70), {"outcome": outcome})
+    assert ran == [] and outcome.duplicate and not outcome.redeliver, "handled: acknowledged and dropped"
+
+
+async def test_a_failure_after_a_commit_is_not_run_again() -> None:
+    from types import SimpleNamespace
+
+    from bot.transaction import COMMITTED
+    from bot.updates import OnceMiddleware
+
+    seen = LocalSeenUpdates()
+
+    async def fails(event: object, data: dict) -> None:
+        if data.get("commit_first"):
+            data["session"] = SimpleNamespace(info={COMMITTED: True})
+        raise RuntimeError("after the work")
+
+    for update_id, commit_first, again in ((80, True, DONE), (81, False, 1)):
+        with pytest.raises(RuntimeError):
+            await OnceMiddleware(seen)(fails, _update(update_id), {"commit_first": commit_first})
+        assert await seen.claim(update_id) == again

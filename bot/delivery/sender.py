@@ -66,14 +66,17 @@ from models import OutboxStatus, OutgoingMessage, User
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 6
+# Network errors and 5xx are retried 1, 2, 4 … 256 s apart: about 8.5 minutes of Telegram out of reach
+# before a message is dead-lettered.
+MAX_ATTEMPTS = 10
 BATCH_SIZE = 50
 # Messages in flight at once in one process (each to a different chat).
 CONCURRENCY = 8
 # A 429 is retried in place this many times before the message goes back to the queue.
 MAX_PAUSES_PER_MESSAGE = 5
-# Without Redis, a claim this old whose owner is not this process is taken to be a dead process's.
-STALE_CLAIM = timedelta(minutes=2)
+# Without Redis, a claim this old whose owner is not this process is taken to be a dead process's
+# (longer than any batch, 429 pauses included).
+STALE_CLAIM = timedelta(minutes=10)
 # With Redis: a sender's liveness key lives this long and is renewed three times as often.
 LIVENESS_SECONDS = 15
 
@@ -104,13 +107,16 @@ class Liveness:
     def _key(process_id: str) -> str:
         return f"linli:sender:{process_id}"
 
-    async def beat(self) -> None:
+    async def beat(self) -> bool:
+        """Renew this process's key; False when Redis could not be told."""
         if self.redis is None:
-            return
+            return True
         try:
             await self.redis.set(self._key(self.process_id), b"1", ex=LIVENESS_SECONDS)
         except RedisError as error:
             log.warning("cannot renew the sender's liveness key: %s", error)
+            return False
+        return True
 
     async def forget(self) -> None:
         if self.redis is None:
@@ -170,6 +176,12 @@ class OutboxSender:
         self._task: asyncio.Task[None] | None = None
         self._beating: asyncio.Task[None] | None = None
         self._last_orphan_check = float("-inf")
+        # When this process last renewed its liveness key (loop time): past the key's life, another
+        # process may take its rows back, so it starts no send (it fences itself).
+        self._alive_until = float("inf")
+        # Owners seen without a key, and since when: released only when still missing a key's life later,
+        # so a Redis blip that let a live sender's key lapse does not hand its rows to another.
+        self._missing_since: dict[str, float] = {}
 
     # -- lifecycle -----------------------------------------------------------
     def start(self) -> None:
@@ -177,13 +189,20 @@ class OutboxSender:
             self._stopping.clear()
             self._task = asyncio.create_task(self._run(), name="outbox-sender")
             if self.liveness.redis is not None:
+                self._alive_until = asyncio.get_running_loop().time() + LIVENESS_SECONDS * 0.8
                 self._beating = asyncio.create_task(self._beat(), name="outbox-sender-liveness")
 
     async def _beat(self) -> None:
         """Renew the liveness key on its own clock: a batch may take long (429 pauses), its rows stay ours."""
+        loop = asyncio.get_running_loop()
         while True:
-            await self.liveness.beat()
+            started = loop.time()
+            if await self.liveness.beat():
+                self._alive_until = started + LIVENESS_SECONDS * 0.8
             await asyncio.sleep(LIVENESS_SECONDS / 3)
+
+    def _fenced(self) -> bool:
+        return asyncio.get_running_loop().time() > self._alive_until
 
     async def stop(self, timeout: float = 10.0) -> None:
         """Take no new batch; send what is claimed (within `timeout`), give back the rest."""
@@ -255,6 +274,13 @@ class OutboxSender:
             if not owners:
                 return
             dead = await self.liveness.dead([owner for owner in owners if owner is not None])
+            if dead is not None:
+                now = loop.time()
+                missing = set(dead)
+                self._missing_since = {o: t for o, t in self._missing_since.items() if o in missing}
+                for owner in missing:
+                    self._missing_since.setdefault(owner, now)
+                dead = [o for o in dead if now - self._missing_since[o] >= LIVENESS_SECONDS]
             release = update(OutgoingMessage).where(OutgoingMessage.status == OutboxStatus.SENDING)
             if dead is None:
                 if force and self.liveness.redis is None:
@@ -273,15 +299,17 @@ class OutboxSender:
         if released.rowcount:
             log.warning("%d outbox message(s) of a stopped process went back to the queue", released.rowcount)
 
-    async def _give_back(self) -> None:
-        """This process's claimed rows that were not sent go back to the queue."""
+    async def _give_back(self, ids: list[int] | None = None) -> None:
+        """This process's claimed rows (of `ids`, or all) that were not sent go back to the queue."""
         try:
             async with self._transaction() as session:
-                await session.execute(
-                    update(OutgoingMessage)
-                    .where(OutgoingMessage.status == OutboxStatus.SENDING,
-                           OutgoingMessage.claimed_by == self.process_id)
-                    .values(status=OutboxStatus.PENDING, claimed_by=None))
+                stmt = (update(OutgoingMessage)
+                        .where(OutgoingMessage.status == OutboxStatus.SENDING,
+                               OutgoingMessage.claimed_by == self.process_id)
+                        .values(status=OutboxStatus.PENDING, claimed_by=None))
+                if ids is not None:
+                    stmt = stmt.where(OutgoingMessage.id.in_(ids))
+                await session.execute(stmt)
         except Exception:  # the database is gone: another process releases them once this one's key expires
             log.exception("could not give back the claimed outbox messages")
 
@@ -351,7 +379,15 @@ class OutboxSender:
                 chat_id = ready.popleft()
                 line = queues[chat_id]
                 item = line.popleft()
-                outcome = await self._send_one(item)
+                if self._fenced():
+                    line.clear()  # this process may have been given up for dead: its rows go back (below)
+                    continue
+                try:
+                    outcome = await self._send_one(item)
+                except Exception:  # recording the outcome failed (the database): the chat's rest goes back
+                    log.exception("outbox message %s: outcome not recorded", item.id)
+                    line.clear()
+                    continue
                 if outcome == "blocked":
                     for rest in line:
                         await self._finish(rest.id, OutboxStatus.DEAD, error="recipient blocked the bot")
@@ -362,7 +398,11 @@ class OutboxSender:
                 if line:
                     ready.append(chat_id)
 
-        await asyncio.gather(*(worker() for _ in range(min(self.concurrency, len(queues)))))
+        try:
+            await asyncio.gather(*(worker() for _ in range(min(self.concurrency, len(queues)))))
+        finally:
+            # Whatever of this batch is still ours and unsent (fenced, failed to record, cancelled) is queued again.
+            await self._give_back([item.id for item in claimed])
         return len(claimed)
 
     async def _wait_for_slot(self, chat_id: int) -> None:
@@ -415,7 +455,7 @@ class OutboxSender:
         async with self._transaction() as session:
             await session.execute(
                 update(OutgoingMessage)
-                .where(OutgoingMessage.id == item.id)
+                .where(OutgoingMessage.id == item.id, OutgoingMessage.claimed_by == self.process_id)
                 .values(status=status, attempts=attempts, last_error=error[:500], claimed_by=None,
                         next_attempt_at=self.clock.now() + timedelta(seconds=delay))
             )
@@ -438,7 +478,7 @@ class OutboxSender:
         async with self._transaction() as session:
             await session.execute(
                 update(OutgoingMessage)
-                .where(OutgoingMessage.id == message_id)
+                .where(OutgoingMessage.id == message_id, OutgoingMessage.claimed_by == self.process_id)
                 .values(status=status, sent_at=now if status is OutboxStatus.SENT else None,
                         last_error=error[:500] if error else None, telegram_message_id=telegram_message_id,
                         attempts=OutgoingMessage.attempts + 1, claimed_by=None)
