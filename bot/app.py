@@ -36,6 +36,7 @@ from bot.delivery.retry import RetryRequestMiddleware
 from bot.delivery.sender import Liveness, OutboxSender, new_process_id
 from bot.health import Heartbeat
 from bot.i18n import make_i18n
+from bot.isolation import OrderedEventIsolation
 from bot.menus import set_default_menus
 from bot.metrics import Metrics
 from bot.middlewares import DbSessionMiddleware, UserLocaleMiddleware, UserMiddleware
@@ -255,16 +256,17 @@ def make_event_isolation(storage: BaseStorage) -> BaseEventIsolation:
     before the previous tap (a community just chosen, a language just switched,
     Confirm pressed twice) while the first is still talking to Telegram.
     Different people still run concurrently. With Redis it is a redis-py lock,
-    so several bot processes serialise the same person too.
+    so several bot processes serialise the same person too, behind a first-come
+    first-served queue in this process (bot/isolation.py) that keeps their order.
     """
     if isinstance(storage, RedisStorage):
         # redis-py polls a held lock every `sleep` seconds; 0.1 s (its default) is a
         # noticeable pause between two quick taps. The timeout only frees the lock of a
         # process that died; it is longer than the reply retries' budget (bot/delivery/retry.py).
-        return RedisEventIsolation(
+        return OrderedEventIsolation(RedisEventIsolation(
             redis=storage.redis, key_builder=storage.key_builder,
             lock_kwargs={"timeout": PERSON_LOCK_SECONDS, "sleep": 0.02},
-        )
+        ))
     return SimpleEventIsolation()
 
 

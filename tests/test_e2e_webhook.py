@@ -26,7 +26,7 @@ from bot.config import Settings
 from bot.db import make_engine
 from handlers.errors import UNAVAILABLE_KEPT
 from models import User
-from tests.conftest import CLOCK, HandledUpdates, next_telegram_id
+from tests.conftest import CLOCK, HandledUpdates, _running_apps, next_telegram_id
 from tests.support import COMMUNITY_BUTTON, T, has_button
 from tgemu import BotAPIEmulator
 from tgemu.user import EmulatedUser
@@ -89,6 +89,9 @@ async def hooked(quiet_outbox: None, database_url: str) -> AsyncIterator[Hooked]
     engine = make_engine(database_url)
     switch = DatabaseSwitch(engine)
     handled = HandledUpdates()
+    # The handlers' routers are module singletons with one parent each: building this app takes them
+    # from the polling bot of the other tests, which gets them back afterwards, in their places.
+    lent = [(running.dispatcher, list(running.dispatcher.sub_routers)) for running in _running_apps]
     app = build_app(settings, engine=engine, per_chat_interval=0.02, clock=CLOCK, on_update_done=handled)
     stop = asyncio.Event()
     serving = asyncio.create_task(app.run_webhook(host="127.0.0.1", port=port, stop=stop, handle_signals=False))
@@ -102,6 +105,12 @@ async def hooked(quiet_outbox: None, database_url: str) -> AsyncIterator[Hooked]
     stop.set()
     await asyncio.wait_for(serving, timeout=30)
     await emulator.stop()
+    for dispatcher, routers in lent:
+        for router in routers:
+            if router.parent_router is not None and router.parent_router is not dispatcher:
+                router.parent_router.sub_routers.remove(router)
+            router._parent_router = dispatcher  # noqa: SLF001 - aiogram has no public re-attach
+        dispatcher.sub_routers[:] = routers
 
 
 def start_update(update_id: int, person: EmulatedUser) -> dict[str, Any]:
