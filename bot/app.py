@@ -410,11 +410,7 @@ async def finish_work(app: App) -> None:
 
 
 async def on_shutdown(app: App) -> None:
-    """After `finish_work`: the servers and connections close."""
-    if app.heartbeat is not None:
-        app.heartbeat.reset()
-    app.scheduler.stop()
-    await app.sender.stop()
+    """After `finish_work` (the scheduler and the sender are stopped): the servers and connections close."""
     if app.web is not None:
         await app.web.stop()
     await app.storage.close()

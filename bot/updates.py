@@ -33,7 +33,7 @@ import logging
 import socket
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -209,6 +209,16 @@ _ASYNCPG_UNREACHABLE = frozenset({
 })
 
 
+def causes(error: BaseException) -> Iterator[BaseException]:
+    """The error and what caused it, following __cause__ (or __context__) once each."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
 def is_transient(error: BaseException) -> bool:
     """Whether the failure is the database or Redis out of reach (it may pass), not the bot's own fault."""
     from aiogram.exceptions import TelegramAPIError
@@ -217,10 +227,7 @@ def is_transient(error: BaseException) -> bool:
 
     from bot.transaction import NotSaved
 
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
+    for current in causes(error):
         if isinstance(current, TelegramAPIError):
             return False  # Telegram's trouble (a reply that timed out may have arrived): not ours to redo
         if isinstance(current, (OperationalError, InterfaceError, DisconnectionError, PoolTimeout,
@@ -233,5 +240,4 @@ def is_transient(error: BaseException) -> bool:
             return True
         if isinstance(current, NotSaved) and current.__cause__ is None:
             return False
-        current = current.__cause__ or current.__context__
     return False

@@ -19,7 +19,7 @@ from redis.exceptions import RedisError
 from bot.metrics import Metrics
 from bot.services.errors import N_
 from bot.transaction import committed
-from bot.updates import UpdateOutcome, is_transient
+from bot.updates import UpdateOutcome, causes, is_transient
 from handlers import keyboards
 
 log = logging.getLogger(__name__)
@@ -144,23 +144,13 @@ class OutOfReachMiddleware(BaseMiddleware):
         from redis.exceptions import TimeoutError as RedisTimeoutError
 
         outcome = data.get("outcome")
-        storage_down = _caused_by(event.exception, (RedisConnectionError, RedisTimeoutError))
+        storage_down = any(isinstance(cause, (RedisConnectionError, RedisTimeoutError))
+                           for cause in causes(event.exception))
         if is_transient(event.exception) and not committed(data) and (outcome is not None or storage_down):
             bot, i18n = data["bot"], data["i18n"]
             rest = {k: v for k, v in data.items() if k not in ("bot", "i18n")}
             return await on_error(event, bot, i18n, **rest)
         return await handler(event, data)
-
-
-def _caused_by(error: BaseException, kinds: tuple[type[BaseException], ...]) -> bool:
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, kinds):
-            return True
-        current = current.__cause__ or current.__context__
-    return False
 
 
 @router.errors()

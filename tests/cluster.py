@@ -19,6 +19,7 @@ import contextlib
 import itertools
 import os
 import signal
+import socket
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -263,7 +264,7 @@ async def cluster(token: str, tmp: Path, *, replicas: int = 2, redis_db: int = 9
     made = Cluster(emulator, database_url, redis, pg_proxy, redis_proxy, balancer)
     try:
         for n in range(replicas):
-            with __import__("socket").socket() as probe:
+            with socket.socket() as probe:
                 probe.bind(("127.0.0.1", 0))
                 port = probe.getsockname()[1]
             replica = Replica(f"replica-{n + 1}", port, dict(env), tmp / f"replica-{n + 1}.log")

@@ -267,35 +267,36 @@ class OutboxSender:
         if not force and loop.time() - self._last_orphan_check < LIVENESS_SECONDS / 3:
             return
         self._last_orphan_check = loop.time()
-        async with self._transaction() as session:
+        async with self.session_factory() as session:  # a read: no transaction is held across Redis below
             owners = [owner for owner in (await session.scalars(
                 select(OutgoingMessage.claimed_by).distinct()
                 .where(OutgoingMessage.status == OutboxStatus.SENDING))).all() if owner != self.process_id]
-            if not owners:
-                return
-            dead = await self.liveness.dead([owner for owner in owners if owner is not None])
-            if dead is not None:
-                now = loop.time()
-                missing = set(dead)
-                self._missing_since = {o: t for o, t in self._missing_since.items() if o in missing}
-                for owner in missing:
-                    self._missing_since.setdefault(owner, now)
-                dead = [o for o in dead if now - self._missing_since[o] >= LIVENESS_SECONDS]
-            release = update(OutgoingMessage).where(OutgoingMessage.status == OutboxStatus.SENDING)
-            if dead is None:
-                if force and self.liveness.redis is None:
-                    # One process without Redis: whatever was claimed was claimed by an earlier run.
-                    condition = OutgoingMessage.claimed_by.is_distinct_from(self.process_id)
-                else:
-                    condition = (OutgoingMessage.claimed_by.is_distinct_from(self.process_id)
-                                 & (OutgoingMessage.next_attempt_at < self.clock.now() - STALE_CLAIM))
+        if not owners:
+            return
+        dead = await self.liveness.dead([owner for owner in owners if owner is not None])
+        if dead is not None:
+            now = loop.time()
+            missing = set(dead)
+            self._missing_since = {o: t for o, t in self._missing_since.items() if o in missing}
+            for owner in missing:
+                self._missing_since.setdefault(owner, now)
+            dead = [o for o in dead if now - self._missing_since[o] >= LIVENESS_SECONDS]
+        if dead is None:
+            if force and self.liveness.redis is None:
+                # One process without Redis: whatever was claimed was claimed by an earlier run.
+                condition = OutgoingMessage.claimed_by.is_distinct_from(self.process_id)
             else:
-                # Rows without an owner predate claimed_by: only a stale one is taken.
-                condition = (OutgoingMessage.claimed_by.in_(dead)
-                             | (OutgoingMessage.claimed_by.is_(None)
-                                & (OutgoingMessage.next_attempt_at < self.clock.now() - STALE_CLAIM)))
+                condition = (OutgoingMessage.claimed_by.is_distinct_from(self.process_id)
+                             & (OutgoingMessage.next_attempt_at < self.clock.now() - STALE_CLAIM))
+        else:
+            # Rows without an owner predate claimed_by: only a stale one is taken.
+            condition = (OutgoingMessage.claimed_by.in_(dead)
+                         | (OutgoingMessage.claimed_by.is_(None)
+                            & (OutgoingMessage.next_attempt_at < self.clock.now() - STALE_CLAIM)))
+        async with self._transaction() as session:
             released = await session.execute(
-                release.where(condition).values(status=OutboxStatus.PENDING, claimed_by=None))
+                update(OutgoingMessage).where(OutgoingMessage.status == OutboxStatus.SENDING, condition)
+                .values(status=OutboxStatus.PENDING, claimed_by=None))
         if released.rowcount:
             log.warning("%d outbox message(s) of a stopped process went back to the queue", released.rowcount)
 
