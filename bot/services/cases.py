@@ -30,6 +30,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import raiseload
 
 from bot.services import routing
 from bot.services.errors import N_, InvalidInput, InvalidState, NotFound, PermissionDenied
@@ -68,6 +69,9 @@ ESCALATE = "escalate"
 # Statuses from which a case can still be accepted: waiting for someone, or offered.
 ACCEPTABLE = (RequestStatus.NEW, RequestStatus.OFFERED)
 HELD = (RequestStatus.ACCEPTED, RequestStatus.IN_PROGRESS)
+
+# A person loaded only to be told something: their roles and staff profile (two more statements) stay unread.
+_PERSON_ONLY = (raiseload(User.role_rows), raiseload(User.social_worker))
 
 
 @dataclass(frozen=True)
@@ -267,7 +271,8 @@ async def route_and_offer(session: AsyncSession, request: ServiceRequest, *, now
         request.updated_at = now
         request.version += 1
         return choice
-    worker = await session.get(User, choice.worker_id)
+    # The offer needs only who they are and their chat, not their roles or staff profile.
+    worker = await session.get(User, choice.worker_id, options=_PERSON_ONLY)
     assert worker is not None  # routing returned a worker's id
     await _offer(session, request, worker, reason=choice.level.value, now=now)
     return choice

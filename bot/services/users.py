@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.config import SUPPORTED_LOCALES
 from bot.services.errors import N_, InvalidInput, InvalidState, NotFound, PermissionDenied
@@ -62,8 +63,11 @@ async def touch_user(session: AsyncSession, profile: TelegramProfile, *, now: da
         )
         session.add(user)
         await session.flush()
-        # A fresh row has no roles loaded yet; make the collections usable without I/O.
-        await session.refresh(user, ["role_rows", "social_worker", "community"])
+        # A row just inserted has no roles, staff profile or community: say so without asking the
+        # database (a refresh cost three statements on every first contact).
+        set_committed_value(user, "role_rows", [])
+        set_committed_value(user, "social_worker", None)
+        set_committed_value(user, "community", None)
         return user
     if (user.first_name, user.last_name, user.username) != (first_name, last_name, profile.username):
         user.first_name, user.last_name, user.username = first_name, last_name, profile.username
