@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from aiogram import Router
+from aiogram.types import CallbackQuery, Message
 
 from handlers import (
     additions,
+    callbacks,
     cases,
     casework,
     common,
@@ -23,8 +25,25 @@ from handlers import (
     volunteer,
 )
 
-# Order matters: commands that work anywhere first, the catch-all last.
-ROUTERS: tuple[Router, ...] = (
+
+async def looks_like_a_command(message: Message) -> bool:
+    """What aiogram's Command filter could match: a text or caption whose first word starts with "/"."""
+    text = message.text or message.caption
+    return bool(text) and text.lstrip().startswith("/")
+
+
+async def one_of_our_buttons(query: CallbackQuery) -> bool:
+    """Data made by one of the factories of `handlers.callbacks` (forged data included: it is checked later)."""
+    return query.data is not None and query.data.split(":", 1)[0] in callbacks.PREFIXES
+
+
+# The command and button handlers of every role. Their messages are all /commands and their buttons
+# all carry data of `handlers.callbacks`, so whatever else arrives (text typed into a dialog step,
+# a dialog's own buttons) skips their sixty filters with these two checks.
+commands = Router(name="commands")
+commands.message.filter(looks_like_a_command)
+commands.callback_query.filter(one_of_our_buttons)
+commands.include_routers(
     common.router,
     onboarding.router,
     resident.router,
@@ -39,6 +58,11 @@ ROUTERS: tuple[Router, ...] = (
     staff.router,
     profile.router,
     team.router,
+)
+
+# Order matters: commands that work anywhere first, the catch-all last.
+ROUTERS: tuple[Router, ...] = (
+    commands,
     # Dialogs (aiogram-dialog) after the commands, so /help or /my work mid-flow.
     onboarding.onboarding_dialog,
     resident.new_request_dialog,

@@ -17,7 +17,6 @@ from aiogram.enums import ContentType
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram_dialog import Dialog, DialogManager, ShowMode, StartMode, Window
-from aiogram_dialog.widgets.input import MessageInput
 from aiogram_dialog.widgets.kbd import Button
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,7 +30,7 @@ from handlers.filters import not_command
 from handlers.resident import MEDIA_TYPES, attachment_of, media_text
 from handlers.states import AddInformation
 from handlers.texts import error_text
-from handlers.widgets import Lines, Tr, close_dialogs, session_of, user_of
+from handlers.widgets import Lines, MessageInput, Tr, close_dialogs, session_of, user_of
 from models import User
 
 router = Router(name=__name__)

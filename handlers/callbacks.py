@@ -80,3 +80,10 @@ def notice_button_data(action: str, ref: int) -> str:
     if make is not None:
         return make(ref).pack()
     raise ValueError(f"unknown notice button action {action!r}")
+
+
+#: The prefix of every factory above: a button's data starting with one of these (up to the first ":")
+#: is for the command routers; anything else (aiogram-dialog's widgets, stale or forged data) is not.
+PREFIXES: frozenset[str] = frozenset(
+    factory.__prefix__ for factory in CallbackData.__subclasses__() if factory.__module__ == __name__
+)

@@ -20,7 +20,6 @@ from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram_dialog import Dialog, DialogManager, ShowMode, StartMode, Window
-from aiogram_dialog.widgets.input import MessageInput
 from aiogram_dialog.widgets.kbd import Button, Cancel, Column, Radio, Row, ScrollingGroup, Select
 from aiogram_dialog.widgets.text import Format
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,7 +37,7 @@ from handlers.cases import request_card, send_staff_card, staff_markup
 from handlers.filters import not_command
 from handlers.states import Cases, CaseText, HandOver, RateCase
 from handlers.texts import error_text, esc, locale, status_label
-from handlers.widgets import Lines, Tr, close_dialogs, keep_buttons_of, not_words, session_of, user_of
+from handlers.widgets import Lines, MessageInput, Tr, close_dialogs, keep_buttons_of, not_words, session_of, user_of
 from models import Urgency, User
 
 log = logging.getLogger(__name__)

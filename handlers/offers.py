@@ -17,7 +17,6 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram_dialog import Dialog, DialogManager, ShowMode, StartMode, Window
-from aiogram_dialog.widgets.input import MessageInput
 from aiogram_dialog.widgets.kbd import Button, Column, Select, SwitchTo
 from aiogram_dialog.widgets.text import Format
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,7 +32,7 @@ from handlers.cases import DECLINE_REASONS, request_card, send_staff_card, staff
 from handlers.filters import not_command
 from handlers.states import DeclineCase
 from handlers.texts import error_text
-from handlers.widgets import Lines, Tr, back_button, close_dialogs, session_of, user_of
+from handlers.widgets import Lines, MessageInput, Tr, back_button, close_dialogs, session_of, user_of
 from models import DeclineReason, User
 
 log = logging.getLogger(__name__)

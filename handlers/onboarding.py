@@ -12,7 +12,6 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram_dialog import Dialog, DialogManager, ShowMode, StartMode, Window
-from aiogram_dialog.widgets.input import MessageInput
 from aiogram_dialog.widgets.kbd import Button, Column, Row, Select
 from aiogram_dialog.widgets.text import Format
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,7 +26,7 @@ from handlers.callbacks import MenuCB
 from handlers.filters import not_command
 from handlers.states import Onboarding
 from handlers.texts import bilingual, error_text, esc, locale
-from handlers.widgets import Tr, close_dialogs, session_of, user_of
+from handlers.widgets import MessageInput, Tr, close_dialogs, session_of, user_of
 from models import Role, User
 
 router = Router(name=__name__)

@@ -21,7 +21,6 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from aiogram_dialog import Dialog, DialogManager, ShowMode, StartMode, Window
-from aiogram_dialog.widgets.input import MessageInput
 from aiogram_dialog.widgets.kbd import Button, RequestLocation, ScrollingGroup, Select, SwitchTo
 from aiogram_dialog.widgets.markup.reply_keyboard import ReplyKeyboardFactory
 from aiogram_dialog.widgets.text import Format
@@ -40,6 +39,7 @@ from handlers.states import CheckIn, RecordCorrection, RecordReview
 from handlers.texts import error_text, esc, locale
 from handlers.widgets import (
     Lines,
+    MessageInput,
     Tr,
     close_dialogs,
     keep_buttons_of,

@@ -21,7 +21,6 @@ from aiogram.fsm.state import State
 from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
 from aiogram.utils.i18n import gettext as _
 from aiogram_dialog import Dialog, DialogManager, ShowMode, StartMode, Window
-from aiogram_dialog.widgets.input import MessageInput
 from aiogram_dialog.widgets.kbd import Button, Checkbox, Column, RequestContact, RequestLocation, Row, Select
 from aiogram_dialog.widgets.markup.reply_keyboard import ReplyKeyboardFactory
 from aiogram_dialog.widgets.text import Format
@@ -38,7 +37,7 @@ from handlers.callbacks import MenuCB
 from handlers.filters import not_command
 from handlers.states import STEPS_TOTAL, NewRequest
 from handlers.texts import error_text, esc, locale, response_time, step
-from handlers.widgets import Lines, Tr, back_button, close_dialogs, session_of, user_of
+from handlers.widgets import Lines, MessageInput, Tr, back_button, close_dialogs, session_of, user_of
 from models import AttachmentKind, ContactRelation, Urgency, User
 
 router = Router(name=__name__)

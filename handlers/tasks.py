@@ -31,7 +31,6 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from aiogram_dialog import Dialog, DialogManager, ShowMode, StartMode, Window
-from aiogram_dialog.widgets.input import MessageInput
 from aiogram_dialog.widgets.kbd import (
     Back,
     Button,
@@ -67,6 +66,7 @@ from handlers.texts import error_text, esc, locale
 from handlers.volunteer import WEEKDAYS
 from handlers.widgets import (
     Lines,
+    MessageInput,
     Tr,
     back_button,
     close_dialogs,

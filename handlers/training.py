@@ -21,7 +21,6 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import ngettext
 from aiogram_dialog import Dialog, DialogManager, ShowMode, StartMode, Window
-from aiogram_dialog.widgets.input import MessageInput
 from aiogram_dialog.widgets.kbd import Button, Column, Group, Multiselect, Row, ScrollingGroup, Select
 from aiogram_dialog.widgets.text import Format
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,7 +34,17 @@ from handlers.callbacks import MenuCB
 from handlers.filters import not_command
 from handlers.states import TrainingRecord
 from handlers.texts import error_text, esc, locale, step
-from handlers.widgets import Lines, Tr, back_button, close_dialogs, not_words, refuse_step, session_of, user_of
+from handlers.widgets import (
+    Lines,
+    MessageInput,
+    Tr,
+    back_button,
+    close_dialogs,
+    not_words,
+    refuse_step,
+    session_of,
+    user_of,
+)
 from models import Organization, User, VolunteerStatus
 
 router = Router(name=__name__)

@@ -22,7 +22,6 @@ from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram_dialog import Dialog, DialogManager, ShowMode, StartMode, Window
-from aiogram_dialog.widgets.input import MessageInput
 from aiogram_dialog.widgets.kbd import (
     Button,
     Cancel,
@@ -56,6 +55,7 @@ from handlers.states import (
 from handlers.texts import error_text, esc, locale
 from handlers.widgets import (
     Lines,
+    MessageInput,
     Tr,
     back_button,
     close_dialogs,
