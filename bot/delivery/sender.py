@@ -229,6 +229,8 @@ class OutboxSender:
 
     @contextlib.asynccontextmanager
     async def _transaction(self) -> AsyncIterator[AsyncSession]:
+        # A fresh session each time, holding no objects: its UPDATEs run with synchronize_session=False,
+        # as there is nothing in it to bring up to date (the default evaluates each WHERE in Python).
         async with self.session_factory() as session, session.begin():
             yield session
 
@@ -296,7 +298,8 @@ class OutboxSender:
         async with self._transaction() as session:
             released = await session.execute(
                 update(OutgoingMessage).where(OutgoingMessage.status == OutboxStatus.SENDING, condition)
-                .values(status=OutboxStatus.PENDING, claimed_by=None))
+                .values(status=OutboxStatus.PENDING, claimed_by=None)
+                .execution_options(synchronize_session=False))
         if released.rowcount:
             log.warning("%d outbox message(s) of a stopped process went back to the queue", released.rowcount)
 
@@ -307,7 +310,8 @@ class OutboxSender:
                 stmt = (update(OutgoingMessage)
                         .where(OutgoingMessage.status == OutboxStatus.SENDING,
                                OutgoingMessage.claimed_by == self.process_id)
-                        .values(status=OutboxStatus.PENDING, claimed_by=None))
+                        .values(status=OutboxStatus.PENDING, claimed_by=None)
+                        .execution_options(synchronize_session=False))
                 if ids is not None:
                     stmt = stmt.where(OutgoingMessage.id.in_(ids))
                 await session.execute(stmt)
@@ -461,6 +465,7 @@ class OutboxSender:
                 .where(OutgoingMessage.id == item.id, OutgoingMessage.claimed_by == self.process_id)
                 .values(status=status, attempts=attempts, last_error=error[:500], claimed_by=None,
                         next_attempt_at=self.clock.now() + timedelta(seconds=delay))
+                .execution_options(synchronize_session=False)
             )
         if status is OutboxStatus.DEAD:
             log.error("outbox message %s dead after %s attempts: %s", item.id, attempts, error)
@@ -485,6 +490,8 @@ class OutboxSender:
                 .values(status=status, sent_at=now if status is OutboxStatus.SENT else None,
                         last_error=error[:500] if error else None, telegram_message_id=telegram_message_id,
                         attempts=OutgoingMessage.attempts + 1, claimed_by=None)
+                .execution_options(synchronize_session=False)
             )
             if blocked_chat is not None:
-                await session.execute(update(User).where(User.telegram_id == blocked_chat).values(blocked_bot_at=now))
+                await session.execute(update(User).where(User.telegram_id == blocked_chat).values(blocked_bot_at=now)
+                                      .execution_options(synchronize_session=False))
