@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, str_enum
@@ -21,7 +21,13 @@ class OutboxStatus(enum.StrEnum):
 
 class OutgoingMessage(Base):
     __tablename__ = "outgoing_message"
-    __table_args__ = (Index("ix_outgoing_message_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outgoing_message_due", "status", "next_attempt_at"),
+        # The sender's "nothing older unsent to this chat" check (bot/delivery/sender.py).
+        Index("ix_outgoing_message_open_chat", "chat_id", "id",
+              postgresql_where=text("status IN ('pending', 'sending')"),
+              sqlite_where=text("status IN ('pending', 'sending')")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"))

@@ -8,6 +8,7 @@ fake bot too, and the assertions look at this test's people only.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -347,7 +348,7 @@ async def test_a_bad_request_dead_letters_that_message_only(
     bad, fine = await write(session_factory, cancelled(reader, "2026-000301"), cancelled(reader, "2026-000302"))
     bot.fail(reader.telegram_id, bad_request(reader.telegram_id))
 
-    await sender.send_due()
+    await sender.drain()  # one message of a chat per batch: the second goes once the first is settled
 
     rejected, delivered = await rows(session_factory, [bad, fine])
     assert rejected.status is OutboxStatus.DEAD
@@ -449,7 +450,7 @@ async def test_one_chat_is_paced_while_another_is_not_kept_waiting(
         cancelled(quiet, "2026-000703"),
     )
 
-    await sender.send_due()
+    await sender.drain()
 
     first, second = bot.sent_to(busy)
     [other] = bot.sent_to(quiet)
@@ -463,6 +464,31 @@ async def test_one_chat_is_paced_while_another_is_not_kept_waiting(
 
     third = bot.sent_to(busy)[2]
     assert third.at - second.at >= PER_CHAT - TOLERANCE
+
+
+async def test_two_senders_sharing_the_queue_keep_each_chats_order(
+    session_factory: async_sessionmaker[AsyncSession], make_sender: MakeSender, i18n: I18n
+) -> None:
+    """Two processes' senders claim batches at the same time; nobody's notices arrive out of order.
+
+    Each of 40 people has three notices, written round by round, so every batch a sender claims
+    holds the start of some chats whose rest the other sender could claim at the same moment.
+    """
+    bot, first = await make_sender(per_chat_interval=0)
+    second = OutboxSender(bot, session_factory, i18n, default_locale="zh_CN", clock=CLOCK,  # type: ignore[arg-type]
+                          timezone="Asia/Shanghai", limiter=LocalRateLimiter(10_000, private_interval=0),
+                          pack_button=notice_button_data)
+    assert first.process_id != second.process_id
+    readers = await people(session_factory, *["en"] * 40)
+    for round_ in range(1, 4):
+        await write(session_factory, *(cancelled(reader, f"2026-9{i:02d}00{round_}") for i, reader in enumerate(readers)))
+
+    await asyncio.gather(first.drain(), second.drain(), first.drain(), second.drain())
+
+    assert len(bot.sent) == 120, "each notice sent exactly once"
+    for i, reader in enumerate(readers):
+        numbers = [d.text.split()[1] for d in bot.sent_to(reader)]
+        assert numbers == [f"2026-9{i:02d}00{r}" for r in (1, 2, 3)], reader.telegram_id
 
 
 # --- a sender that must not, or cannot, finish ------------------------------------------------------

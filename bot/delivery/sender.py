@@ -9,11 +9,15 @@ each in its recipient's language and sends it.
   with ``FOR UPDATE SKIP LOCKED``, so processes share the queue without taking a
   row twice; on SQLite the claim holds the one write lock. A row is sent, then
   marked 'sent' in its own transaction.
+* **Order.** A chat's messages arrive in the order they were written: a row is
+  claimed only when nothing older to its chat is still pending or being sent (by
+  any process, its claim committed or not). A message waiting out a backoff holds
+  back the later ones to its chat; other chats go on.
 * **Budget.** Each message waits for its slot in the shared `RateLimiter`
   (bot/delivery/ratelimit.py): 30 a second for the bot, one a second per chat, 20 a
   minute per group, across every process when Redis is there. Up to `concurrency`
-  messages are in flight at once (never two to one chat, whose order is kept), so a
-  slow Telegram does not cap the rate.
+  messages are in flight at once (each to a different chat), so a slow Telegram
+  does not cap the rate.
 * **Failures.** A 429 pauses every process for `retry_after` and the message is
   tried again after the pause, first in its chat's line. A person who blocked the
   bot is marked unreachable and their messages are dead-lettered, not retried.
@@ -55,8 +59,9 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from bot.clock import Clock, SystemClock
 from bot.delivery.ratelimit import LocalRateLimiter, RateLimiter
@@ -79,6 +84,13 @@ MAX_PAUSES_PER_MESSAGE = 5
 STALE_CLAIM = timedelta(minutes=10)
 # With Redis: a sender's liveness key lives this long and is renewed three times as often.
 LIVENESS_SECONDS = 15
+
+
+# A chat's messages arrive in the order they were committed: only the oldest unsent message of a
+# chat may be claimed. Another replica's claim (committed or not, its rows are pending or sending)
+# and a message waiting out its backoff hold back what was written to that chat after them.
+_earlier = aliased(OutgoingMessage)
+_EARLIER_UNSENT = exists().where(_earlier.status.in_((OutboxStatus.PENDING, OutboxStatus.SENDING)))
 
 
 def new_process_id() -> str:
@@ -326,7 +338,9 @@ class OutboxSender:
                 # profile) cost three statements per claim.
                 select(OutgoingMessage, User.locale)
                 .join(User, User.id == OutgoingMessage.user_id)
-                .where(OutgoingMessage.status == OutboxStatus.PENDING, OutgoingMessage.next_attempt_at <= now)
+                .where(OutgoingMessage.status == OutboxStatus.PENDING, OutgoingMessage.next_attempt_at <= now,
+                       ~_EARLIER_UNSENT.where(_earlier.chat_id == OutgoingMessage.chat_id,
+                                              _earlier.id < OutgoingMessage.id))
                 .order_by(OutgoingMessage.id)
                 .limit(BATCH_SIZE)
             )
@@ -367,9 +381,9 @@ class OutboxSender:
             ]
         )
 
-    def _count(self, outcome: str) -> None:
-        if self.metrics is not None:
-            self.metrics.sends.labels(outcome).inc()
+    def _count(self, outcome: str, n: int = 1) -> None:
+        if self.metrics is not None and n:
+            self.metrics.sends.labels(outcome).inc(n)
 
     async def send_due(self) -> int:
         """Claim and send one batch; returns how many rows were handled."""
@@ -396,10 +410,7 @@ class OutboxSender:
                     line.clear()
                     continue
                 if outcome == "blocked":
-                    for rest in line:
-                        await self._finish(rest.id, OutboxStatus.DEAD, error="recipient blocked the bot")
-                        self._count("dead")
-                    line.clear()
+                    line.clear()  # the chat's other messages were dead-lettered with it
                 elif outcome == "again":
                     line.appendleft(item)  # after the pause, first in its chat's line
                 if line:
@@ -492,6 +503,15 @@ class OutboxSender:
                         attempts=OutgoingMessage.attempts + 1, claimed_by=None)
                 .execution_options(synchronize_session=False)
             )
+            rest = 0
             if blocked_chat is not None:
                 await session.execute(update(User).where(User.telegram_id == blocked_chat).values(blocked_bot_at=now)
                                       .execution_options(synchronize_session=False))
+                # What else waits for this chat is not tried: each would only be refused again.
+                rest = (await session.execute(
+                    update(OutgoingMessage)
+                    .where(OutgoingMessage.chat_id == blocked_chat, OutgoingMessage.status == OutboxStatus.PENDING)
+                    .values(status=OutboxStatus.DEAD, last_error="recipient blocked the bot")
+                    .execution_options(synchronize_session=False)
+                )).rowcount
+        self._count("dead", rest)
