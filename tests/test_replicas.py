@@ -120,9 +120,11 @@ async def test_a_2000_message_broadcast_survives_a_kill_9_within_the_limits(repl
     assert len(delivered_twice) <= CONCURRENCY, delivered_twice
     print(f"\nbroadcast: 2000 sent, {len(delivered_twice)} sent twice after kill -9")
     assert made.emulator.rate_limited == [], "Linli itself never went over Telegram's limits"
-    # Sends are booked 1/30 s apart; their arrival jitters by a few milliseconds on a busy machine,
-    # so a one-second window may catch a couple more. Over ten seconds the rate is the budget's.
-    assert made.emulator.sent_messages_per_window(10.0) <= 10 * 30 + 3
+    # Sends are booked 1/30 s apart in the shared budget, and arrive when their process gets to them: a
+    # replica stalled for a moment (the other one starting up takes both cores) sends its booked messages
+    # together on waking. That can bring into a window at most what each replica had booked ahead (its
+    # messages in flight); the budget itself never lets more through.
+    assert made.emulator.sent_messages_per_window(10.0) <= 10 * 30 + 2 * CONCURRENCY + 1
 
 
 def start_update(update_id: int, user_id: int, text: str = "/start") -> dict[str, Any]:

@@ -44,7 +44,7 @@ import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from aiogram import Bot
 from aiogram.exceptions import (
@@ -59,7 +59,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import exists, select, update
+from sqlalchemy import Select, bindparam, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
@@ -86,11 +86,28 @@ STALE_CLAIM = timedelta(minutes=10)
 LIVENESS_SECONDS = 15
 
 
-# A chat's messages arrive in the order they were committed: only the oldest unsent message of a
-# chat may be claimed. Another replica's claim (committed or not, its rows are pending or sending)
+# A chat's messages go out in the order of their ids (the order they were written): only the oldest
+# unsent message of a chat may be claimed. Another replica's claim (committed or not, its rows are pending or sending)
 # and a message waiting out its backoff hold back what was written to that chat after them.
+# The statuses are rendered into the SQL, not bound: a partial index (ix_outgoing_message_open_chat) is
+# used only when the query's condition matches its own literally (SQLite, and PostgreSQL's generic plans).
 _earlier = aliased(OutgoingMessage)
-_EARLIER_UNSENT = exists().where(_earlier.status.in_((OutboxStatus.PENDING, OutboxStatus.SENDING)))
+_EARLIER_UNSENT = exists().where(_earlier.status.in_(
+    bindparam("open_statuses", [OutboxStatus.PENDING, OutboxStatus.SENDING], expanding=True, literal_execute=True)))
+
+
+def due_messages(now: datetime) -> Select[tuple[OutgoingMessage, str | None]]:
+    """The next batch a sender may claim, with each recipient's language, oldest first."""
+    return (
+        # Only the recipient's language: loading the whole person (community, roles, staff
+        # profile) cost three statements per claim.
+        select(OutgoingMessage, User.locale)
+        .join(User, User.id == OutgoingMessage.user_id)
+        .where(OutgoingMessage.status == OutboxStatus.PENDING, OutgoingMessage.next_attempt_at <= now,
+               ~_EARLIER_UNSENT.where(_earlier.chat_id == OutgoingMessage.chat_id, _earlier.id < OutgoingMessage.id))
+        .order_by(OutgoingMessage.id)
+        .limit(BATCH_SIZE)
+    )
 
 
 def new_process_id() -> str:
@@ -188,6 +205,9 @@ class OutboxSender:
         self._task: asyncio.Task[None] | None = None
         self._beating: asyncio.Task[None] | None = None
         self._last_orphan_check = float("-inf")
+        # Rows of finished batches this process could not give back (the database was out of reach):
+        # nobody else releases a live process's rows, and each holds back its chat, so they are retried.
+        self._unreturned: set[int] = set()
         # When this process last renewed its liveness key (loop time): past the key's life, another
         # process may take its rows back, so it starts no send (it fences itself).
         self._alive_until = float("inf")
@@ -315,7 +335,7 @@ class OutboxSender:
         if released.rowcount:
             log.warning("%d outbox message(s) of a stopped process went back to the queue", released.rowcount)
 
-    async def _give_back(self, ids: list[int] | None = None) -> None:
+    async def _give_back(self, ids: list[int] | None = None) -> bool:
         """This process's claimed rows (of `ids`, or all) that were not sent go back to the queue."""
         try:
             async with self._transaction() as session:
@@ -327,23 +347,21 @@ class OutboxSender:
                 if ids is not None:
                     stmt = stmt.where(OutgoingMessage.id.in_(ids))
                 await session.execute(stmt)
-        except Exception:  # the database is gone: another process releases them once this one's key expires
+        except Exception:  # the database is gone: tried again next round (or by another process if this one dies)
             log.exception("could not give back the claimed outbox messages")
+            return False
+        return True
+
+    async def _give_back_unreturned(self) -> None:
+        if self._unreturned:
+            ids = sorted(self._unreturned)
+            if await self._give_back(ids):
+                self._unreturned.difference_update(ids)
 
     async def _claim(self) -> list[_Claimed]:
         now = self.clock.now()
         async with self._transaction() as session:
-            stmt = (
-                # Only the recipient's language: loading the whole person (community, roles, staff
-                # profile) cost three statements per claim.
-                select(OutgoingMessage, User.locale)
-                .join(User, User.id == OutgoingMessage.user_id)
-                .where(OutgoingMessage.status == OutboxStatus.PENDING, OutgoingMessage.next_attempt_at <= now,
-                       ~_EARLIER_UNSENT.where(_earlier.chat_id == OutgoingMessage.chat_id,
-                                              _earlier.id < OutgoingMessage.id))
-                .order_by(OutgoingMessage.id)
-                .limit(BATCH_SIZE)
-            )
+            stmt = due_messages(now)
             if session.get_bind().dialect.name == "postgresql":
                 # Several bot processes share one outbox: each row goes to one of them.
                 stmt = stmt.with_for_update(skip_locked=True, of=OutgoingMessage)
@@ -387,6 +405,7 @@ class OutboxSender:
 
     async def send_due(self) -> int:
         """Claim and send one batch; returns how many rows were handled."""
+        await self._give_back_unreturned()  # rows of batches that are over: none is in flight
         claimed = await self._claim()
         if not claimed:
             return 0
@@ -420,7 +439,9 @@ class OutboxSender:
             await asyncio.gather(*(worker() for _ in range(min(self.concurrency, len(queues)))))
         finally:
             # Whatever of this batch is still ours and unsent (fenced, failed to record, cancelled) is queued again.
-            await self._give_back([item.id for item in claimed])
+            ids = [item.id for item in claimed]
+            if not await self._give_back(ids):
+                self._unreturned.update(ids)
         return len(claimed)
 
     async def _wait_for_slot(self, chat_id: int) -> None:
