@@ -120,3 +120,21 @@ async def test_only_what_may_be_a_command_reaches_the_command_routers(content: d
     from handlers import looks_like_a_command
 
     assert await looks_like_a_command(_message(**content)) is expected
+
+
+def test_every_button_handler_behind_the_gate_uses_a_factory_the_gate_knows() -> None:
+    """A factory defined outside handlers/callbacks.py would be gated off without a word."""
+    from aiogram.filters.callback_data import CallbackQueryFilter
+
+    from handlers import commands
+    from handlers.callbacks import PREFIXES
+
+    factories = [
+        event_filter.callback.callback_data
+        for router in _routers(commands)
+        for handler in router.callback_query.handlers
+        for event_filter in handler.filters or []
+        if isinstance(event_filter.callback, CallbackQueryFilter)
+    ]
+    assert len(factories) > 30
+    assert {factory.__prefix__ for factory in factories} <= PREFIXES
