@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from aiogram import Router
-from aiogram.types import CallbackQuery, Message
 
 from handlers import (
     additions,
-    callbacks,
     cases,
     casework,
     common,
@@ -24,18 +22,7 @@ from handlers import (
     training,
     volunteer,
 )
-
-
-async def looks_like_a_command(message: Message) -> bool:
-    """What aiogram's Command filter could match: a text or caption whose first word starts with "/"."""
-    text = message.text or message.caption
-    return bool(text) and text.lstrip().startswith("/")
-
-
-async def one_of_our_buttons(query: CallbackQuery) -> bool:
-    """Data made by one of the factories of `handlers.callbacks` (forged data included: it is checked later)."""
-    return query.data is not None and query.data.split(":", 1)[0] in callbacks.PREFIXES
-
+from handlers.filters import looks_like_a_command, one_of_our_buttons
 
 # The command and button handlers of every role. Their messages are all /commands and their buttons
 # all carry data of `handlers.callbacks`, so whatever else arrives (text typed into a dialog step,

@@ -11,6 +11,7 @@ from aiogram.enums import ChatType
 from aiogram.filters import Filter
 from aiogram.types import CallbackQuery, Message, TelegramObject
 
+from handlers.callbacks import PREFIXES
 from models import Role, User
 
 
@@ -40,3 +41,14 @@ async def in_private_chat(message: Message) -> bool:
 async def from_private_chat(query: CallbackQuery) -> bool:
     """A button under a message of a private chat (not an inline message, not a group)."""
     return query.message is not None and query.message.chat.type == ChatType.PRIVATE
+
+
+async def looks_like_a_command(message: Message) -> bool:
+    """What aiogram's Command filter could match: a text or caption whose first word starts with "/"."""
+    text = message.text or message.caption
+    return bool(text) and text.lstrip().startswith("/")
+
+
+async def one_of_our_buttons(query: CallbackQuery) -> bool:
+    """Data made by one of the factories of `handlers.callbacks` (forged data included: it is checked later)."""
+    return query.data is not None and query.data.split(":", 1)[0] in PREFIXES

@@ -96,8 +96,8 @@ def _query(data: str | None) -> Any:
 
 
 async def test_buttons_of_every_factory_reach_the_command_routers_and_dialog_buttons_do_not() -> None:
-    from handlers import one_of_our_buttons
     from handlers.callbacks import PREFIXES, CaseCB, LanguageCB, MenuCB
+    from handlers.filters import one_of_our_buttons
 
     assert {"menu", "rq", "case", "lang", "task", "asg", "rec", "exp", "vol"} <= PREFIXES
     for data in (MenuCB(action="new").pack(), CaseCB(action="accept", id=7).pack(), LanguageCB(code="en").pack(),
@@ -117,7 +117,7 @@ async def test_buttons_of_every_factory_reach_the_command_routers_and_dialog_but
     ({"location": {"latitude": 37.87, "longitude": 112.55}}, False),
 ])
 async def test_only_what_may_be_a_command_reaches_the_command_routers(content: dict[str, Any], expected: bool) -> None:
-    from handlers import looks_like_a_command
+    from handlers.filters import looks_like_a_command
 
     assert await looks_like_a_command(_message(**content)) is expected
 
