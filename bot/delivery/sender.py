@@ -19,8 +19,8 @@ each in its recipient's language and sends it.
   messages are in flight at once (each to a different chat), so a slow Telegram
   does not cap the rate.
 * **Failures.** A 429 pauses every process for `retry_after` and the message is
-  tried again after the pause, first in its chat's line. A person who blocked the
-  bot is marked unreachable and their messages are dead-lettered, not retried.
+  tried again after the pause. A person who blocked the bot is marked unreachable
+  and their messages are dead-lettered, not retried.
   Network errors and 5xx are retried with backoff; after `MAX_ATTEMPTS` the message
   is dead-lettered (logged and counted in the metrics).
 * **Crashes.** Rows held by a process that is gone go back to the queue: with Redis
@@ -59,7 +59,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import Select, bindparam, exists, select, update
+from sqlalchemy import Select, Update, bindparam, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
@@ -94,6 +94,13 @@ LIVENESS_SECONDS = 15
 _earlier = aliased(OutgoingMessage)
 _EARLIER_UNSENT = exists().where(_earlier.status.in_(
     bindparam("open_statuses", [OutboxStatus.PENDING, OutboxStatus.SENDING], expanding=True, literal_execute=True)))
+
+
+def _update_rows() -> Update:
+    """An UPDATE of outbox rows, run in one of the sender's fresh sessions (`OutboxSender._transaction`):
+    there are no objects in it to bring up to date, so SQLAlchemy is not asked to evaluate the WHERE in
+    Python against them (its default)."""
+    return update(OutgoingMessage).execution_options(synchronize_session=False)
 
 
 def due_messages(now: datetime) -> Select[tuple[OutgoingMessage, str | None]]:
@@ -261,8 +268,7 @@ class OutboxSender:
 
     @contextlib.asynccontextmanager
     async def _transaction(self) -> AsyncIterator[AsyncSession]:
-        # A fresh session each time, holding no objects: its UPDATEs run with synchronize_session=False,
-        # as there is nothing in it to bring up to date (the default evaluates each WHERE in Python).
+        # A fresh session each time, holding no objects (see `_update_rows`).
         async with self.session_factory() as session, session.begin():
             yield session
 
@@ -329,9 +335,8 @@ class OutboxSender:
                             & (OutgoingMessage.next_attempt_at < self.clock.now() - STALE_CLAIM)))
         async with self._transaction() as session:
             released = await session.execute(
-                update(OutgoingMessage).where(OutgoingMessage.status == OutboxStatus.SENDING, condition)
-                .values(status=OutboxStatus.PENDING, claimed_by=None)
-                .execution_options(synchronize_session=False))
+                _update_rows().where(OutgoingMessage.status == OutboxStatus.SENDING, condition)
+                .values(status=OutboxStatus.PENDING, claimed_by=None))
         if released.rowcount:
             log.warning("%d outbox message(s) of a stopped process went back to the queue", released.rowcount)
 
@@ -339,11 +344,10 @@ class OutboxSender:
         """This process's claimed rows (of `ids`, or all) that were not sent go back to the queue."""
         try:
             async with self._transaction() as session:
-                stmt = (update(OutgoingMessage)
+                stmt = (_update_rows()
                         .where(OutgoingMessage.status == OutboxStatus.SENDING,
                                OutgoingMessage.claimed_by == self.process_id)
-                        .values(status=OutboxStatus.PENDING, claimed_by=None)
-                        .execution_options(synchronize_session=False))
+                        .values(status=OutboxStatus.PENDING, claimed_by=None))
                 if ids is not None:
                     stmt = stmt.where(OutgoingMessage.id.in_(ids))
                 await session.execute(stmt)
@@ -409,34 +413,24 @@ class OutboxSender:
         claimed = await self._claim()
         if not claimed:
             return 0
-        queues: dict[int, deque[_Claimed]] = {}
-        for item in claimed:
-            queues.setdefault(item.chat_id, deque()).append(item)
-        ready: deque[int] = deque(queues)  # chats with nothing in flight, in order of their first message
+        # A batch holds at most one message per chat (`due_messages`): each worker takes the next one.
+        ready: deque[_Claimed] = deque(claimed)
 
         async def worker() -> None:
             while ready:
-                chat_id = ready.popleft()
-                line = queues[chat_id]
-                item = line.popleft()
+                item = ready.popleft()
                 if self._fenced():
-                    line.clear()  # this process may have been given up for dead: its rows go back (below)
-                    continue
+                    continue  # this process may have been given up for dead: its rows go back (below)
                 try:
-                    outcome = await self._send_one(item)
-                except Exception:  # recording the outcome failed (the database): the chat's rest goes back
+                    again = await self._send_one(item)
+                except Exception:  # recording the outcome failed (the database): the row goes back (below)
                     log.exception("outbox message %s: outcome not recorded", item.id)
-                    line.clear()
                     continue
-                if outcome == "blocked":
-                    line.clear()  # the chat's other messages were dead-lettered with it
-                elif outcome == "again":
-                    line.appendleft(item)  # after the pause, first in its chat's line
-                if line:
-                    ready.append(chat_id)
+                if again:
+                    ready.append(item)  # after the pause
 
         try:
-            await asyncio.gather(*(worker() for _ in range(min(self.concurrency, len(queues)))))
+            await asyncio.gather(*(worker() for _ in range(min(self.concurrency, len(ready)))))
         finally:
             # Whatever of this batch is still ours and unsent (fenced, failed to record, cancelled) is queued again.
             ids = [item.id for item in claimed]
@@ -454,8 +448,8 @@ class OutboxSender:
                 return
             await asyncio.sleep(paused)  # a 429 came while this one waited: book again after it
 
-    async def _send_one(self, item: _Claimed) -> str:
-        """Send one message and record the outcome: 'done', 'again' (after a 429) or 'blocked'."""
+    async def _send_one(self, item: _Claimed) -> bool:
+        """Send one message and record the outcome; True when it is to be tried again after a 429's pause."""
         await self._wait_for_slot(item.chat_id)
         try:
             sent = await self.bot.send_message(item.chat_id, item.text, reply_markup=item.markup)
@@ -466,12 +460,11 @@ class OutboxSender:
             item.pauses += 1
             if item.pauses < MAX_PAUSES_PER_MESSAGE:
                 log.info("429 on outbox message %s: everyone waits %ss", item.id, exc.retry_after)
-                return "again"
+                return True
             await self._retry(item, delay=exc.retry_after, error=str(exc), count=False)
         except TelegramForbiddenError as exc:
             await self._finish(item.id, OutboxStatus.DEAD, error=str(exc), blocked_chat=item.chat_id)
             self._count("blocked")
-            return "blocked"
         except TelegramBadRequest as exc:
             await self._finish(item.id, OutboxStatus.DEAD, error=str(exc))
             self._count("dead")
@@ -486,18 +479,17 @@ class OutboxSender:
         else:
             await self._finish(item.id, OutboxStatus.SENT, telegram_message_id=sent.message_id)
             self._count("sent")
-        return "done"
+        return False
 
     async def _retry(self, item: _Claimed, *, delay: float, error: str, count: bool) -> None:
         attempts = item.attempts + (1 if count else 0)
         status = OutboxStatus.DEAD if attempts >= MAX_ATTEMPTS else OutboxStatus.PENDING
         async with self._transaction() as session:
             await session.execute(
-                update(OutgoingMessage)
+                _update_rows()
                 .where(OutgoingMessage.id == item.id, OutgoingMessage.claimed_by == self.process_id)
                 .values(status=status, attempts=attempts, last_error=error[:500], claimed_by=None,
                         next_attempt_at=self.clock.now() + timedelta(seconds=delay))
-                .execution_options(synchronize_session=False)
             )
         if status is OutboxStatus.DEAD:
             log.error("outbox message %s dead after %s attempts: %s", item.id, attempts, error)
@@ -517,12 +509,11 @@ class OutboxSender:
         now = self.clock.now()
         async with self._transaction() as session:
             await session.execute(
-                update(OutgoingMessage)
+                _update_rows()
                 .where(OutgoingMessage.id == message_id, OutgoingMessage.claimed_by == self.process_id)
                 .values(status=status, sent_at=now if status is OutboxStatus.SENT else None,
                         last_error=error[:500] if error else None, telegram_message_id=telegram_message_id,
                         attempts=OutgoingMessage.attempts + 1, claimed_by=None)
-                .execution_options(synchronize_session=False)
             )
             rest = 0
             if blocked_chat is not None:
@@ -530,9 +521,8 @@ class OutboxSender:
                                       .execution_options(synchronize_session=False))
                 # What else waits for this chat is not tried: each would only be refused again.
                 rest = (await session.execute(
-                    update(OutgoingMessage)
+                    _update_rows()
                     .where(OutgoingMessage.chat_id == blocked_chat, OutgoingMessage.status == OutboxStatus.PENDING)
                     .values(status=OutboxStatus.DEAD, last_error="recipient blocked the bot")
-                    .execution_options(synchronize_session=False)
                 )).rowcount
         self._count("dead", rest)
