@@ -776,7 +776,7 @@ def _jpeg(width: int, height: int) -> bytes:
             + (12).to_bytes(3, "little"),
             (12, 13),
         ),
-        (b"RIFF\0\0\0\0WEBPXXXX" + bytes(16), None),
+        (b"RIFF\0\0\0\0WEBPABCD" + bytes(16), None),  # a chunk type image_size does not read
         (b"not an image", None),
     ],
 )
